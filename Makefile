@@ -1,0 +1,36 @@
+# Two commands a user needs: `make run` and `make test`. Everything else is set up on demand.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.8
+# uv from PATH if present, else a project-local copy installed with the machine's python3.
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.cache/uv/bin/uv)
+
+.PHONY: help setup run test lint format
+
+help:
+	@echo "make run    - start Kafka + Cassandra locally and the whole pipeline"
+	@echo "make test   - the whole test suite, real services included"
+	@echo "make lint   - ruff check + format check"
+
+$(CURDIR)/.cache/uv/bin/uv:
+	@echo "uv not found: installing uv $(UV_VERSION) into .cache/uv"
+	python3 -m venv $(CURDIR)/.cache/uv
+	$(CURDIR)/.cache/uv/bin/pip install --quiet uv==$(UV_VERSION)
+
+setup: $(UV)
+	$(UV) sync --frozen --all-packages
+
+run: setup
+	$(UV) run --frozen local-stack up
+
+test: setup
+	$(UV) run --frozen pytest
+
+lint: setup
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+format: setup
+	$(UV) run --frozen ruff check --fix .
+	$(UV) run --frozen ruff format .

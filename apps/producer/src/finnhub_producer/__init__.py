@@ -1,0 +1,1 @@
+"""finnhub_producer"""
