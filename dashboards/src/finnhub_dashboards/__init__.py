@@ -1,0 +1,1 @@
+"""Grafana dashboards as code, their panel queries, and local views of the same data."""
