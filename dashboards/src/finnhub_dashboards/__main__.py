@@ -1,0 +1,5 @@
+import sys
+
+from finnhub_dashboards.generate import main
+
+sys.exit(main())
