@@ -76,7 +76,8 @@ def panel_queries(keyspace: str) -> dict[Panel, PanelQuery]:
         PanelQuery(
             Panel.CANDLES,
             "OHLC and VWAP",
-            "SELECT symbol, open, high, low, close, volume, vwap, trade_count, window_start "
+            "SELECT symbol, open, high, low, close, volume, vwap, trade_count, window_start, "
+            "window_end "
             f"FROM {windows} WHERE {SYMBOLS_IN} AND {window_range}",
         ),
         # Clustering is trade_timestamp DESC, so the first row of each partition is the

@@ -1,0 +1,148 @@
+"""`finnhub-report`: the dashboard's panels as PNG files, for a user without Grafana."""
+
+import argparse
+import re
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cassandra.cluster import Session
+
+# Figure without pyplot: no GUI backend and no global state, so this runs headless and in CI.
+from matplotlib.figure import Figure
+
+from finnhub_dashboards.connection import connect
+from finnhub_dashboards.panel_data import fetch_panel
+from finnhub_dashboards.queries import Panel
+from finnhub_dashboards.settings import DashboardSettings
+
+PanelRows = Mapping[Panel, Sequence[Mapping[str, Any]]]
+
+
+def file_name_for(symbol: str) -> str:
+    """`BINANCE:BTCUSDT` -> `BINANCE_BTCUSDT.png`: symbols carry characters paths dislike."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", symbol) + ".png"
+
+
+def _of_symbol(rows: Iterable[Mapping[str, Any]], symbol: str, key: str) -> list[Mapping[str, Any]]:
+    return sorted((row for row in rows if row["symbol"] == symbol), key=lambda row: row[key])
+
+
+def symbol_figure(symbol: str, data: PanelRows) -> Figure:
+    """Price with window VWAP, OHLC candles, and volume of one symbol."""
+    trades = _of_symbol(data[Panel.PRICE], symbol, "trade_timestamp")
+    volumes = _of_symbol(data[Panel.VOLUME], symbol, "trade_timestamp")
+    candles = _of_symbol(data[Panel.CANDLES], symbol, "window_start")
+    figure = Figure(figsize=(11, 8), layout="constrained")
+    price_axes, candle_axes, volume_axes = figure.subplots(
+        3, 1, sharex=True, height_ratios=[3, 3, 1.5]
+    )
+    figure.suptitle(symbol)
+
+    price_axes.plot(
+        [row["trade_timestamp"] for row in trades],
+        [row["price"] for row in trades],
+        linewidth=0.8,
+        label="price",
+    )
+    price_axes.hlines(
+        [row["vwap"] for row in candles],
+        [row["window_start"] for row in candles],
+        [row["window_end"] for row in candles],
+        colors="tab:orange",
+        linewidth=2,
+        label="VWAP (window)",
+    )
+    price_axes.set_ylabel("price")
+    price_axes.legend(loc="upper left")
+
+    for row in candles:
+        colour = "tab:green" if row["close"] >= row["open"] else "red"
+        length = row["window_end"] - row["window_start"]
+        middle, width = row["window_start"] + length / 2, length * 0.7
+        candle_axes.vlines(middle, row["low"], row["high"], color=colour, linewidth=0.8)
+        low, high = sorted((row["open"], row["close"]))
+        candle_axes.bar(middle, max(high - low, 1e-12), width, low, color=colour)
+    candle_axes.set_ylabel("OHLC (window)")
+
+    volume_axes.bar(
+        [row["trade_timestamp"] for row in volumes],
+        [row["volume"] for row in volumes],
+        width=timedelta(milliseconds=500),
+    )
+    volume_axes.set_ylabel("volume")
+    volume_axes.set_xlabel("UTC")
+    return figure
+
+
+def overview_figure(symbols: Sequence[str], data: PanelRows) -> Figure:
+    """Trades per second and the 15-second average of price x volume, every symbol."""
+    figure = Figure(figsize=(11, 7), layout="constrained")
+    rate_axes, average_axes = figure.subplots(2, 1, sharex=True)
+    for symbol in symbols:
+        seconds = _of_symbol(data[Panel.TRADES_PER_SECOND], symbol, "second")
+        rate_axes.plot(
+            [row["second"] for row in seconds], [row["trades"] for row in seconds], label=symbol
+        )
+        averages = _of_symbol(data[Panel.AVERAGE_15S], symbol, "window_start")
+        average_axes.plot(
+            [row["window_start"] for row in averages],
+            [row["price_volume_multiply"] for row in averages],
+            marker="o",
+            label=symbol,
+        )
+    rate_axes.set_title("Trades per second")
+    rate_axes.legend(loc="upper left")
+    average_axes.set_title("Average price x volume per 15-second window")
+    # BTC and DOGE differ by six orders of magnitude.
+    average_axes.set_yscale("log")
+    average_axes.set_xlabel("UTC")
+    return figure
+
+
+def fetch_report_data(
+    session: Session, keyspace: str, symbols: Sequence[str], time_from: datetime, time_to: datetime
+) -> dict[Panel, list[dict[str, Any]]]:
+    panels = (Panel.PRICE, Panel.VOLUME, Panel.CANDLES, Panel.TRADES_PER_SECOND, Panel.AVERAGE_15S)
+    return {
+        panel: fetch_panel(session, keyspace, panel, symbols, time_from, time_to)
+        for panel in panels
+    }
+
+
+def write_report(out: Path, symbols: Sequence[str], data: PanelRows) -> list[Path]:
+    """Write overview.png and one PNG per symbol into `out`; return the paths written."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / "overview.png"]
+    overview_figure(symbols, data).savefig(written[0], dpi=100)
+    for symbol in symbols:
+        path = out / file_name_for(symbol)
+        symbol_figure(symbol, data).savefig(path, dpi=100)
+        written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path("report"), help="folder for PNG files")
+    parser.add_argument("--minutes", type=float, default=15.0, help="time range, back from now")
+    args = parser.parse_args(argv)
+    settings = DashboardSettings()
+    time_to = datetime.now(UTC)
+    time_from = time_to - timedelta(minutes=args.minutes)
+    cluster, session = connect(settings)
+    try:
+        data = fetch_report_data(
+            session, settings.cassandra_keyspace, settings.finnhub_symbols, time_from, time_to
+        )
+    finally:
+        cluster.shutdown()
+    for path in write_report(args.out, settings.finnhub_symbols, data):
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
