@@ -1,0 +1,133 @@
+"""`finnhub-producer`: Finnhub websocket -> Kafka topic `market`, until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+import structlog
+from pydantic import ValidationError
+
+from finnhub_producer.encode import TradeEncoder
+from finnhub_producer.feed import FeedClient, url_for_logs
+from finnhub_producer.ingest import FrameIngestor
+from finnhub_producer.kafka import TradeProducer, producer_config
+from finnhub_producer.logs import configure_logging
+from finnhub_producer.metrics import MetricsServer, ProducerMetrics
+from finnhub_producer.settings import ProducerSettings, describe_settings
+from finnhub_producer.symbols import unknown_symbols
+
+log = structlog.get_logger("finnhub_producer")
+
+# Kubernetes gives 30 s between SIGTERM and SIGKILL by default; leave room to exit cleanly.
+SHUTDOWN_FLUSH_TIMEOUT_S = 25.0
+
+
+def run_producer(
+    settings: ProducerSettings,
+    stop: threading.Event,
+    metrics: ProducerMetrics | None = None,
+    read_timeout_s: float = 0.5,
+) -> int:
+    """Runs until `stop` is set, then flushes Kafka. Returns the process exit code."""
+    metrics = metrics or ProducerMetrics()
+    if settings.finnhub_validate_symbols:
+        unknown = unknown_symbols(
+            settings.finnhub_symbols, settings.finnhub_rest_url, settings.finnhub_token
+        )
+        if unknown:
+            log.error("unknown_symbols", symbols=list(unknown))
+            return 2
+    server = MetricsServer(
+        metrics, settings.metrics_host, settings.metrics_port, settings.liveness_timeout_s
+    )
+    server.start()
+    encoder = TradeEncoder()
+    producer = TradeProducer(
+        producer_config(settings),
+        settings.kafka_topic,
+        settings.kafka_dlq_topic,
+        encoder.fingerprint,
+        metrics,
+        dlq_source=url_for_logs(settings.finnhub_ws_url),
+    )
+    ingestor = FrameIngestor(encoder, producer, metrics)
+
+    def on_idle() -> None:
+        producer.poll(0)
+        if producer.fatal_error is not None:
+            # An idempotent producer in a fatal state can no longer guarantee order or
+            # exactly-once; stopping lets the supervisor start a fresh one.
+            stop.set()
+
+    feed = FeedClient(
+        settings.finnhub_ws_url,
+        settings.finnhub_token,
+        settings.finnhub_symbols,
+        on_frame=ingestor.handle,
+        on_idle=on_idle,
+        metrics=metrics,
+        reconnect_initial_s=settings.reconnect_initial_s,
+        reconnect_max_s=settings.reconnect_max_s,
+        stall_timeout_s=settings.stall_timeout_s,
+        read_timeout_s=read_timeout_s,
+    )
+    log.info(
+        "producer_starting",
+        endpoint=url_for_logs(settings.finnhub_ws_url),
+        symbols=list(settings.finnhub_symbols),
+        kafka=settings.kafka_bootstrap_servers,
+        topic=settings.kafka_topic,
+        metrics_port=server.port,
+    )
+    try:
+        feed.run(stop)
+    finally:
+        log.info("producer_flushing")
+        unacknowledged = producer.flush(SHUTDOWN_FLUSH_TIMEOUT_S)
+        server.stop()
+    if unacknowledged:
+        log.error("producer_stopped_with_unacknowledged_messages", messages=unacknowledged)
+        return 1
+    if producer.fatal_error is not None:
+        log.error("producer_stopped_on_fatal_kafka_error", error=producer.fatal_error.str())
+        return 1
+    log.info("producer_stopped")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="finnhub-producer",
+        description="Subscribe to Finnhub trades and write them to Kafka as Avro, one message "
+        "per symbol. Configured only by environment variables.",
+        epilog=describe_settings(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.parse_args(argv)
+    try:
+        settings = ProducerSettings()
+    except ValidationError as exc:
+        # Only location and message: the rejected input could be a secret.
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"]).upper() or "settings"
+            print(f"finnhub-producer: {where}: {error['msg']}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        # No logging here: a handler that writes can interrupt a write to the same stream.
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    return run_producer(settings, stop)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

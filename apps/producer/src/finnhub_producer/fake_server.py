@@ -1,0 +1,479 @@
+"""A local fake of Finnhub's trade websocket, for `make run` and the tests.
+
+Speaks the same protocol: `?token=` on the URL, `{"type":"subscribe"|"unsubscribe","symbol":S}`,
+trade frames `{"type":"trade","data":[...]}` only for subscribed symbols (several trades and
+symbols per frame, as Finnhub batches them), `{"type":"ping"}` every few seconds and
+`{"type":"error","msg":...}` for a symbol it does not list. Faults on demand: drop every
+connection, send garbage, stall. Every frame sent is recorded, so a test can compare what
+arrived in Kafka with exactly what went out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import math
+import random
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+DEFAULT_KNOWN_SYMBOLS = (
+    "BINANCE:BTCUSDT",
+    "BINANCE:ETHUSDT",
+    "BINANCE:XRPUSDT",
+    "BINANCE:DOGEUSDT",
+    "BINANCE:SOLUSDT",
+    "AAPL",
+    "AMZN",
+    "MSFT",
+    "IC MARKETS:1",
+)
+
+GARBAGE_SAMPLES: tuple[str | bytes, ...] = (
+    "this is not json {",
+    "[1, 2, 3]",
+    '{"type": "trade", "data": [{"s": "BINANCE:BTCUSDT", "p": "cheap", "t": 1, "v": 1}]}',
+    '{"type": "trade", "data": "nope"}',
+    '{"data": []}',
+    b"\xff\xfe\x00binary junk",
+)
+
+_CONDITIONS = ("1", "8", "12", "24", "37")
+
+
+@dataclass(frozen=True, slots=True)
+class SentFrame:
+    connection_id: int
+    kind: str
+    """trade, ping, error, garbage or unknown"""
+    raw: str | bytes
+    trades: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(slots=True)
+class _Client:
+    connection_id: int
+    connection: ServerConnection
+    symbols: set[str] = field(default_factory=set)
+    subscribed_at: float | None = None
+    preloaded: bool = False
+
+
+class TradeGenerator:
+    """Random-walk prices per symbol, log-normal volumes, conditions sometimes null. Pure."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+        self._prices: dict[str, float] = {}
+
+    def trade(self, symbol: str, time_ms: int) -> dict[str, Any]:
+        rng = self._rng
+        price = self._prices.get(symbol) or rng.uniform(0.1, 60000.0)
+        price *= math.exp(rng.gauss(0.0, 0.0005))
+        self._prices[symbol] = price
+        roll = rng.random()
+        # Finnhub sends null for most crypto trades and a list of codes for stocks.
+        conditions: list[str] | None
+        if roll < 0.4:
+            conditions = None
+        elif roll < 0.5:
+            conditions = []
+        else:
+            conditions = rng.sample(_CONDITIONS, rng.randint(1, 3))
+        return {
+            "c": conditions,
+            "p": round(price, 6),
+            "s": symbol,
+            "t": time_ms,
+            "v": round(rng.lognormvariate(0.0, 1.5), 6),
+        }
+
+    def frames(self, trades: list[dict[str, Any]], burst: int) -> list[list[dict[str, Any]]]:
+        """Cut trades into frames of 1..burst trades, keeping their order."""
+        frames = []
+        start = 0
+        while start < len(trades):
+            size = self._rng.randint(1, max(1, burst))
+            frames.append(trades[start : start + size])
+            start += size
+        return frames
+
+
+class FakeFinnhub:
+    """The fake server on its own event loop in a background thread.
+
+    Use as a context manager, or `start()` / `stop()`. `rate` is trades per second per
+    subscribed symbol and connection; `preload` trades are sent as fast as possible to each
+    connection right after it subscribed (for throughput benchmarks).
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        rate: float = 5.0,
+        burst: int = 5,
+        ping_interval_s: float = 5.0,
+        required_token: str | None = None,
+        known_symbols: Iterable[str] = DEFAULT_KNOWN_SYMBOLS,
+        seed: int | None = None,
+        tick_s: float = 0.02,
+        preload: int = 0,
+        record: bool = True,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.rate = rate
+        self.burst = burst
+        self.ping_interval_s = ping_interval_s
+        self.required_token = required_token
+        self.known_symbols = frozenset(known_symbols)
+        self.tick_s = tick_s
+        self.preload = preload
+        self.record = record
+        self._generator = TradeGenerator(random.Random(seed))
+        self._lock = threading.Lock()
+        self._sent: list[SentFrame] = []
+        self._received: list[tuple[int, str | bytes]] = []
+        self._clients: dict[int, _Client] = {}
+        self._connection_ids = itertools.count(1)
+        self._connections_total = 0
+        self._paused = False
+        self._stalled_until = 0.0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stopped: asyncio.Event | None = None
+        self._emitting: asyncio.Lock | None = None
+        self._ready = threading.Event()
+        self._startup_error: BaseException | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self, timeout_s: float = 10.0) -> FakeFinnhub:
+        self._thread = threading.Thread(target=self._run_loop, name="fake-finnhub", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout_s):
+            raise RuntimeError(f"fake Finnhub did not start listening within {timeout_s}s")
+        if self._startup_error is not None:
+            raise RuntimeError(f"fake Finnhub failed to start: {self._startup_error}")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stopped is not None:
+            self._loop.call_soon_threadsafe(self._stopped.set)
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def __enter__(self) -> FakeFinnhub:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.host}:{self.port}"
+
+    # -- faults ----------------------------------------------------------------------------
+
+    def drop_connections(self) -> int:
+        """Cut every connection without a close handshake, as a network failure would.
+
+        What was already sent is still delivered (the socket is closed, not reset), so the
+        record of sent trades stays exact. Returns how many connections were cut.
+        """
+        return self._call(self._drop_all())
+
+    def send_garbage(self, payloads: Sequence[str | bytes] = GARBAGE_SAMPLES) -> None:
+        """Send these frames (str as text, bytes as binary) to every connection."""
+        self._call(self._broadcast(payloads, "garbage"))
+
+    def send_raw(self, payload: str | bytes, kind: str = "unknown") -> None:
+        self._call(self._broadcast([payload], kind))
+
+    def stall(self, seconds: float) -> None:
+        """Keep connections open but send nothing, not even pings, for `seconds`."""
+        with self._lock:
+            self._stalled_until = time.monotonic() + seconds
+
+    def pause(self) -> None:
+        """Stop emitting trades (pings go on) until `resume()`."""
+        with self._lock:
+            self._paused = True
+        # Returns only once a tick in progress has finished, so `sent_trades()` is final.
+        self._call(self._emission_idle())
+
+    def resume(self) -> None:
+        with self._lock:
+            self._paused = False
+
+    # -- what happened ---------------------------------------------------------------------
+
+    def sent_frames(self) -> list[SentFrame]:
+        with self._lock:
+            return list(self._sent)
+
+    def sent_trades(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [trade for frame in self._sent for trade in frame.trades]
+
+    def received_messages(self) -> list[tuple[int, str | bytes]]:
+        """What clients sent: (connection id, message)."""
+        with self._lock:
+            return list(self._received)
+
+    @property
+    def connections_total(self) -> int:
+        return self._connections_total
+
+    def subscriptions(self) -> dict[int, frozenset[str]]:
+        with self._lock:
+            return {cid: frozenset(c.symbols) for cid, c in self._clients.items()}
+
+    def wait_until_subscribed(
+        self, symbols: Iterable[str], timeout_s: float = 10.0, after_connection: int = 0
+    ) -> int:
+        """Block until one connection newer than `after_connection` holds all `symbols`."""
+        wanted = set(symbols)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for cid, held in self.subscriptions().items():
+                if cid > after_connection and wanted <= held:
+                    return cid
+            time.sleep(0.01)
+        raise TimeoutError(f"no connection subscribed to {sorted(wanted)} within {timeout_s}s")
+
+    # -- the server ------------------------------------------------------------------------
+
+    def _call(self, coroutine: Any) -> Any:
+        if self._loop is None:
+            raise RuntimeError("fake Finnhub is not running")
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(10)
+
+    def _run_loop(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # reported to start() instead of dying silently
+            self._startup_error = exc
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        self._emitting = asyncio.Lock()
+        async with serve(
+            self._handle,
+            self.host,
+            self.port,
+            process_request=self._check_token,
+            # Finnhub's trade frames are small; this bounds what a test client can make us hold.
+            max_size=2**20,
+        ) as server:
+            self.port = _bound_port(server)
+            self._ready.set()
+            ticker = asyncio.create_task(self._tick_forever())
+            pinger = asyncio.create_task(self._ping_forever())
+            await self._stopped.wait()
+            ticker.cancel()
+            pinger.cancel()
+            server.close()
+
+    def _check_token(self, connection: ServerConnection, request: Request) -> Response | None:
+        token = parse_qs(urlsplit(request.path).query).get("token", [None])[0]
+        if self.required_token is not None and token != self.required_token:
+            return connection.respond(HTTPStatus.UNAUTHORIZED, "invalid token\n")
+        return None
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        client = _Client(next(self._connection_ids), connection)
+        with self._lock:
+            self._clients[client.connection_id] = client
+            self._connections_total += 1
+        try:
+            async for message in connection:
+                with self._lock:
+                    self._received.append((client.connection_id, message))
+                await self._on_client_message(client, message)
+        except ConnectionClosed:
+            pass
+        finally:
+            with self._lock:
+                self._clients.pop(client.connection_id, None)
+
+    async def _on_client_message(self, client: _Client, message: str | bytes) -> None:
+        try:
+            request = json.loads(message)
+            kind, symbol = request["type"], request["symbol"]
+        except (ValueError, KeyError, TypeError):
+            await self._send(client, json.dumps({"type": "error", "msg": "Bad request"}), "error")
+            return
+        if kind == "subscribe":
+            if symbol not in self.known_symbols:
+                error = json.dumps({"type": "error", "msg": f"Invalid symbol {symbol}"})
+                await self._send(client, error, "error")
+                return
+            with self._lock:
+                client.symbols.add(symbol)
+                client.subscribed_at = client.subscribed_at or time.monotonic()
+        elif kind == "unsubscribe":
+            with self._lock:
+                client.symbols.discard(symbol)
+
+    async def _send(
+        self,
+        client: _Client,
+        raw: str | bytes,
+        kind: str,
+        trades: tuple[dict[str, Any], ...] = (),
+    ) -> bool:
+        try:
+            await client.connection.send(raw)
+        except ConnectionClosed:
+            return False
+        # Recorded only once handed to the socket: a frame for a closed connection was not sent.
+        if self.record:
+            with self._lock:
+                self._sent.append(SentFrame(client.connection_id, kind, raw, trades))
+        return True
+
+    async def _broadcast(self, payloads: Sequence[str | bytes], kind: str) -> None:
+        for client in list(self._clients.values()):
+            for payload in payloads:
+                await self._send(client, payload, kind)
+
+    async def _emission_idle(self) -> None:
+        assert self._emitting is not None
+        async with self._emitting:
+            pass
+
+    async def _drop_all(self) -> int:
+        clients = list(self._clients.values())
+        for client in clients:
+            client.connection.transport.close()
+        return len(clients)
+
+    def _quiet(self) -> bool:
+        return time.monotonic() < self._stalled_until
+
+    async def _ping_forever(self) -> None:
+        ping = json.dumps({"type": "ping"})
+        while True:
+            await asyncio.sleep(self.ping_interval_s)
+            if not self._quiet():
+                for client in list(self._clients.values()):
+                    await self._send(client, ping, "ping")
+
+    async def _tick_forever(self) -> None:
+        owed: dict[tuple[int, str], float] = {}
+        while True:
+            await asyncio.sleep(self.tick_s)
+            if self._quiet() or self._paused:
+                continue
+            assert self._emitting is not None
+            async with self._emitting:
+                await self._tick(owed)
+
+    async def _tick(self, owed: dict[tuple[int, str], float]) -> None:
+        now_ms = int(time.time() * 1000)
+        for client in list(self._clients.values()):
+            with self._lock:
+                symbols = sorted(client.symbols)
+            if not symbols:
+                continue
+            if self.preload and not client.preloaded:
+                # Subscriptions arrive one message each; give them a moment to all land.
+                if time.monotonic() - (client.subscribed_at or 0) < 0.2:
+                    continue
+                client.preloaded = True
+                await self._emit(client, self._trades(symbols, self.preload, now_ms))
+                continue
+            trades: list[dict[str, Any]] = []
+            for symbol in symbols:
+                key = (client.connection_id, symbol)
+                owed[key] = owed.get(key, 0.0) + self.rate * self.tick_s
+                count = int(owed[key])
+                owed[key] -= count
+                trades.extend(self._generator.trade(symbol, now_ms) for _ in range(count))
+            await self._emit(client, trades)
+
+    def _trades(self, symbols: list[str], count: int, now_ms: int) -> list[dict[str, Any]]:
+        return [self._generator.trade(symbols[i % len(symbols)], now_ms) for i in range(count)]
+
+    async def _emit(self, client: _Client, trades: list[dict[str, Any]]) -> None:
+        frames = self._generator.frames(trades, self.burst)
+        encoded = [json.dumps({"data": data, "type": "trade"}) for data in frames]
+        for data, raw in zip(frames, encoded, strict=True):
+            if self._paused:
+                return
+            if not await self._send(client, raw, "trade", tuple(data)):
+                return
+
+
+def _bound_port(server: Server) -> int:
+    for sock in server.sockets:
+        return sock.getsockname()[1]
+    raise RuntimeError("fake Finnhub has no listening socket")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="finnhub-fake-server",
+        description="Local fake of Finnhub's trade websocket. SIGUSR1 drops every connection, "
+        "SIGUSR2 sends garbage frames; SIGINT/SIGTERM stop it.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    parser.add_argument("--rate", type=float, default=5.0, help="trades/s per symbol")
+    parser.add_argument("--burst", type=int, default=5, help="most trades in one frame")
+    parser.add_argument("--ping-interval", type=float, default=5.0, help="seconds between pings")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--preload", type=int, default=0, help="trades sent at once on subscribe")
+    parser.add_argument(
+        "--symbols", default="", help="comma-separated symbols to list besides the defaults"
+    )
+    args = parser.parse_args(argv)
+    extra = [s.strip() for s in args.symbols.split(",") if s.strip()]
+    server = FakeFinnhub(
+        host=args.host,
+        port=args.port,
+        rate=args.rate,
+        burst=args.burst,
+        ping_interval_s=args.ping_interval,
+        known_symbols=[*DEFAULT_KNOWN_SYMBOLS, *extra],
+        seed=args.seed,
+        preload=args.preload,
+        # A long-running server must not remember every trade it ever sent.
+        record=False,
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(
+        signal.SIGUSR1, lambda *_: threading.Thread(target=server.drop_connections).start()
+    )
+    signal.signal(signal.SIGUSR2, lambda *_: threading.Thread(target=server.send_garbage).start())
+    server.start()
+    print(f"fake Finnhub listening on {server.url}", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        while not stop.wait(0.5):
+            pass
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
