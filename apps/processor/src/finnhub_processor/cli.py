@@ -1,0 +1,41 @@
+"""`finnhub-processor`: runs the streaming job until SIGINT/SIGTERM stops it cleanly."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+from pydantic import ValidationError
+
+from finnhub_processor.job import run
+from finnhub_processor.settings import ProcessorSettings
+
+
+def main() -> int:
+    """Reads the settings from the environment and runs the processor; returns the exit code."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = ProcessorSettings()
+    except ValidationError as error:
+        print(f"finnhub-processor: invalid configuration:\n{error}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        logging.getLogger(__name__).info("signal %s: stopping the queries", signum)
+        stop.set()
+
+    # Kubernetes stops pods with SIGTERM: finish cleanly instead of dying mid-batch.
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        run(settings, stop)
+    except Exception as error:
+        logging.getLogger(__name__).error("processor failed: %s", error)
+        return 1
+    return 0

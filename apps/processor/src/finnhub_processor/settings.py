@@ -1,0 +1,59 @@
+"""Everything the processor can be told, read once from the environment (names as in DESIGN.md)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ProcessorSettings(BaseSettings):
+    """The processor's configuration; every field is an environment variable of the same name."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    kafka_bootstrap_servers: str = "localhost:9092"
+    kafka_topic: str = "market"
+    kafka_dlq_topic: str = Field("market.dlq", description="Where undecodable records go.")
+    kafka_starting_offsets: str = Field(
+        "earliest",
+        description="Where a query without a checkpoint starts; `earliest` loses nothing retained.",
+    )
+    kafka_max_offsets_per_trigger: int | None = Field(
+        None, ge=1, description="Caps one micro-batch so a backlog drains in bounded steps."
+    )
+
+    cassandra_hosts: str = Field("localhost", description="Comma-separated contact points.")
+    cassandra_port: int = 9042
+    cassandra_username: str | None = None
+    cassandra_password: SecretStr | None = None
+    cassandra_keyspace: str = "market"
+    cassandra_concurrency: int = Field(64, ge=1, description="In-flight writes per partition.")
+    cassandra_retry_seconds: float = Field(
+        300.0, gt=0, description="How long one batch keeps retrying failed writes before failing."
+    )
+
+    checkpoint_dir: str = Field(
+        ".state/processor/checkpoints",
+        description="Folder or Hadoop URI (e.g. s3a://...) holding one checkpoint per query.",
+    )
+    spark_master: str = "local[*]"
+    spark_jars: str = Field(
+        "", description="Comma-separated connector jars (Kafka, Avro) for `spark.jars`."
+    )
+    spark_shuffle_partitions: int = Field(4, ge=1)
+    spark_ui_enabled: bool = False
+
+    window_duration: str = Field("15 seconds", description="Tumbling event-time window.")
+    watermark_delay: str = Field("10 seconds", description="How late a trade may arrive.")
+    trigger_interval: str = Field("1 second", description="Micro-batch processing-time trigger.")
+
+    @property
+    def cassandra_contact_points(self) -> list[str]:
+        return [host.strip() for host in self.cassandra_hosts.split(",") if host.strip()]
+
+    def checkpoint_location(self, query_name: str) -> str:
+        return f"{self.checkpoint_dir.rstrip('/')}/{query_name}"
+
+    @property
+    def spark_jar_list(self) -> list[str]:
+        return [jar.strip() for jar in self.spark_jars.split(",") if jar.strip()]

@@ -1,0 +1,253 @@
+"""Edges that write: Cassandra upserts with cassandra-driver, dead letters to Kafka.
+
+Cassandra writes run on the executors, one partition at a time: each Python worker keeps one
+driver session (workers are reused across tasks), prepares the INSERT once, and sends the rows
+with `execute_concurrent` so many writes are in flight. Every INSERT is an upsert of the whole
+row by its primary key, so a micro-batch replayed after a crash rewrites the same rows: with
+the checkpoint this gives exactly-once effect in the tables.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from cassandra import AuthenticationFailed, RequestValidationException
+from cassandra.auth import PlainTextAuthProvider
+from cassandra.cluster import Cluster, Session
+from cassandra.concurrent import execute_concurrent_with_args
+from cassandra.policies import (
+    DCAwareRoundRobinPolicy,
+    ExponentialReconnectionPolicy,
+    TokenAwarePolicy,
+)
+from cassandra.query import PreparedStatement
+from pyspark.sql import DataFrame, Row
+from pyspark.sql import functions as F
+from tenacity import (
+    Retrying,
+    before_sleep_log,
+    retry_if_exception,
+    stop_after_delay,
+    wait_exponential,
+)
+
+from finnhub_processor.settings import ProcessorSettings
+from finnhub_processor.transforms import (
+    RUNNING_AVERAGE_COLUMNS,
+    TRADE_COLUMNS,
+    TRADE_WINDOW_COLUMNS,
+)
+
+log = logging.getLogger(__name__)
+
+# Rows sent per execute_concurrent call: bounds the memory of one retry round.
+WRITE_CHUNK_ROWS = 2_000
+
+
+@dataclass(frozen=True)
+class CassandraTable:
+    """One table the processor upserts into, and which of its columns need converting."""
+
+    name: str
+    columns: tuple[str, ...]
+    timestamp_columns: tuple[str, ...]
+    uuid_columns: tuple[str, ...] = ()
+
+    def insert_cql(self, keyspace: str) -> str:
+        names = ", ".join(self.columns)
+        markers = ", ".join("?" for _ in self.columns)
+        return f"INSERT INTO {keyspace}.{self.name} ({names}) VALUES ({markers})"
+
+
+TRADES = CassandraTable("trades", TRADE_COLUMNS, ("trade_timestamp", "ingest_timestamp"), ("uuid",))
+RUNNING_AVERAGES = CassandraTable(
+    "running_averages_15_sec",
+    RUNNING_AVERAGE_COLUMNS,
+    ("window_start", "window_end", "ingest_timestamp"),
+    ("uuid",),
+)
+TRADE_WINDOWS = CassandraTable(
+    "trade_windows",
+    TRADE_WINDOW_COLUMNS,
+    ("window_start", "window_end", "ingest_timestamp"),
+)
+
+
+class PartialWriteError(Exception):
+    """Some rows of a chunk were not written; the chunk is retried with only those rows."""
+
+    def __init__(self, table: str, failed: int, total: int, first_error: BaseException) -> None:
+        super().__init__(
+            f"{failed} of {total} writes to {table} failed, first: "
+            f"{type(first_error).__name__}: {first_error}"
+        )
+        self.first_error = first_error
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether retrying can help: a bad statement or bad credentials will not heal by waiting."""
+    if isinstance(error, PartialWriteError):
+        error = error.first_error
+    return not isinstance(error, RequestValidationException | AuthenticationFailed)
+
+
+def connect(settings: ProcessorSettings) -> Session:
+    """A session to the configured cluster; the password goes to the driver, never to a log."""
+    auth = None
+    if settings.cassandra_username:
+        secret = settings.cassandra_password
+        password = secret.get_secret_value() if secret else ""
+        auth = PlainTextAuthProvider(username=settings.cassandra_username, password=password)
+    cluster = Cluster(
+        contact_points=settings.cassandra_contact_points,
+        port=settings.cassandra_port,
+        auth_provider=auth,
+        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
+        # The default waits up to 10 minutes between reconnects; after an outage we want the
+        # held-back batch written within seconds of Cassandra answering again.
+        reconnection_policy=ExponentialReconnectionPolicy(base_delay=0.5, max_delay=5.0),
+        connect_timeout=10,
+    )
+    return cluster.connect()
+
+
+# One session per Python worker process, reused by every task that worker runs: connecting
+# costs far more than a micro-batch's writes. Keyed by target so tests may point elsewhere.
+_SESSIONS: dict[tuple[str, int, str | None], Session] = {}
+_PREPARED: dict[tuple[int, str], PreparedStatement] = {}
+
+
+def _retrying(settings: ProcessorSettings) -> Retrying:
+    return Retrying(
+        retry=retry_if_exception(is_transient),
+        stop=stop_after_delay(settings.cassandra_retry_seconds),
+        wait=wait_exponential(multiplier=0.2, min=0.2, max=5.0),
+        before_sleep=before_sleep_log(log, logging.WARNING),
+        reraise=True,
+    )
+
+
+def shared_session(settings: ProcessorSettings) -> Session:
+    """This process's session to the target of `settings`, connecting (with retries) once."""
+    key = (settings.cassandra_hosts, settings.cassandra_port, settings.cassandra_username)
+    session = _SESSIONS.get(key)
+    if session is None or session.is_shutdown:
+        for attempt in _retrying(settings):
+            with attempt:
+                session = connect(settings)
+        _SESSIONS[key] = session
+    return session
+
+
+def prepared_insert(
+    session: Session, settings: ProcessorSettings, table: CassandraTable
+) -> PreparedStatement:
+    """The table's INSERT, prepared once per session (with retries: preparing needs a node)."""
+    key = (id(session), table.name)
+    statement = _PREPARED.get(key)
+    if statement is None:
+        for attempt in _retrying(settings):
+            with attempt:
+                statement = session.prepare(table.insert_cql(settings.cassandra_keyspace))
+        _PREPARED[key] = statement
+    return statement
+
+
+def write_rows(
+    execute: Callable[[Sequence[tuple]], list[tuple[bool, object]]],
+    rows: Sequence[tuple],
+    settings: ProcessorSettings,
+    table_name: str,
+) -> None:
+    """Writes `rows` with `execute`, retrying only the failed ones with backoff until written.
+
+    `execute` returns one (success, result or error) pair per row, as `execute_concurrent`
+    does; rows that keep failing past `cassandra_retry_seconds` raise, failing the batch, so
+    Spark stops rather than drops them and the checkpoint replays the batch on restart.
+    """
+    pending = list(rows)
+    for attempt in _retrying(settings):
+        with attempt:
+            results = execute(pending)
+            failures = [
+                (row, result) for row, (ok, result) in zip(pending, results, strict=True) if not ok
+            ]
+            if failures:
+                pending = [row for row, _ in failures]
+                raise PartialWriteError(table_name, len(failures), len(results), failures[0][1])
+
+
+def cassandra_frame(frame: DataFrame, table: CassandraTable) -> DataFrame:
+    """The table's columns with timestamps as epoch milliseconds.
+
+    PySpark turns timestamps into naive datetimes in the worker's local time zone, which the
+    driver would then take for UTC; epoch milliseconds need no time zone at all.
+    """
+    return frame.select(
+        *[
+            F.unix_millis(F.col(c)).alias(c) if c in table.timestamp_columns else F.col(c)
+            for c in table.columns
+        ]
+    )
+
+
+def _row_params(table: CassandraTable) -> Callable[[Row], tuple]:
+    uuid_positions = {table.columns.index(c) for c in table.uuid_columns}
+
+    def params(row: Row) -> tuple:
+        return tuple(
+            uuid.UUID(value) if i in uuid_positions and value is not None else value
+            for i, value in enumerate(row)
+        )
+
+    return params
+
+
+def _chunks(rows: Iterator[tuple], size: int) -> Iterator[list[tuple]]:
+    while chunk := list(itertools.islice(rows, size)):
+        yield chunk
+
+
+def write_partition(
+    rows: Iterable[Row], settings: ProcessorSettings, table: CassandraTable
+) -> None:
+    """Upserts one Spark partition's rows (from `cassandra_frame`) into `table`."""
+    session = shared_session(settings)
+    statement = prepared_insert(session, settings, table)
+
+    def execute(chunk: Sequence[tuple]) -> list[tuple[bool, object]]:
+        return execute_concurrent_with_args(
+            session,
+            statement,
+            chunk,
+            concurrency=settings.cassandra_concurrency,
+            raise_on_first_error=False,
+        )
+
+    params = map(_row_params(table), rows)
+    for chunk in _chunks(params, WRITE_CHUNK_ROWS):
+        write_rows(execute, chunk, settings, table.name)
+
+
+def write_to_cassandra(
+    frame: DataFrame, table: CassandraTable, settings: ProcessorSettings
+) -> None:
+    """Upserts every row of `frame` (having the table's columns) into `table`, per partition."""
+    cassandra_frame(frame, table).foreachPartition(
+        lambda rows: write_partition(rows, settings, table)
+    )
+
+
+def write_dead_letters(records: DataFrame, settings: ProcessorSettings) -> None:
+    """Sends `dead_letter_records` to the dead-letter topic (at least once: a replayed batch
+    sends its dead letters again, which readers of the DLQ tell apart by source offset)."""
+    (
+        records.write.format("kafka")
+        .option("kafka.bootstrap.servers", settings.kafka_bootstrap_servers)
+        .option("topic", settings.kafka_dlq_topic)
+        .save()
+    )

@@ -1,0 +1,263 @@
+"""The processor's logic as plain `DataFrame -> DataFrame` functions; no source or sink here.
+
+Every function works the same on a streaming frame (the job) and on a small static frame
+(the tests), so the semantics of every Cassandra table can be read and checked in this module.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from importlib import resources
+
+import fastavro
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.avro.functions import from_avro
+
+# Fixed namespaces of the name-based (version 5) UUIDs. Changing one changes every key written
+# so far: a replay would then add rows beside the old ones instead of rewriting them.
+TRADE_UUID_NAMESPACE = uuid.UUID("6f1d8a52-3c1e-5b57-9a43-1f0a1f6c7e01")
+WINDOW_UUID_NAMESPACE = uuid.UUID("0b7c9e3d-58a4-5f2e-8d61-6c2f4e9a1b02")
+
+TRADE_COLUMNS = (
+    "symbol",
+    "trade_timestamp",
+    "uuid",
+    "trade_conditions",
+    "price",
+    "volume",
+    "ingest_timestamp",
+)
+RUNNING_AVERAGE_COLUMNS = (
+    "symbol",
+    "window_start",
+    "window_end",
+    "uuid",
+    "price_volume_multiply",
+    "trade_count",
+    "ingest_timestamp",
+)
+TRADE_WINDOW_COLUMNS = (
+    "symbol",
+    "window_start",
+    "window_end",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "price_volume_sum",
+    "vwap",
+    "trade_count",
+    "ingest_timestamp",
+)
+
+
+def trades_avro_schema() -> str:
+    """The writer schema of topic `market`, shipped inside the package (a copy of the root file)."""
+    return resources.files("finnhub_processor").joinpath("trades.avsc").read_text("utf-8")
+
+
+def trade_uuid(topic: str, partition: int, offset: int, index: int) -> uuid.UUID:
+    """The `trades.uuid` of trade number `index` in the Kafka record at topic/partition/offset."""
+    return uuid.uuid5(TRADE_UUID_NAMESPACE, f"{topic}/{partition}/{offset}/{index}")
+
+
+def window_uuid(symbol: str, window_start_ms: int) -> uuid.UUID:
+    """The `running_averages_15_sec.uuid` of one symbol's window starting at `window_start_ms`."""
+    return uuid.uuid5(WINDOW_UUID_NAMESPACE, f"{symbol}/{window_start_ms}")
+
+
+def uuid5_column(namespace: uuid.UUID, name: Column) -> Column:
+    """RFC 4122 version 5 UUID of `name` (a string column) in Spark SQL, equal to `uuid.uuid5`.
+
+    Built from `sha1` rather than a Python UDF so it runs inside the JVM at Spark speed.
+    """
+    digest = F.sha1(F.concat(F.unhex(F.lit(namespace.hex)), F.encode(name, "UTF-8")))
+    # Version nibble (13th hex digit) becomes 5; variant bits of the 17th become 10xx.
+    variant = F.lower(
+        F.hex(F.conv(F.substring(digest, 17, 1), 16, 10).cast("int").bitwiseAND(3).bitwiseOR(8))
+    )
+    return F.concat(
+        F.substring(digest, 1, 8),
+        F.lit("-"),
+        F.substring(digest, 9, 4),
+        F.lit("-5"),
+        F.substring(digest, 14, 3),
+        F.lit("-"),
+        variant,
+        F.substring(digest, 18, 3),
+        F.lit("-"),
+        F.substring(digest, 21, 12),
+    )
+
+
+def decode_messages(raw: DataFrame, avro_schema: str) -> DataFrame:
+    """Adds `message` (the decoded Avro record, or null) to Kafka rows (`value`, `topic`, ...).
+
+    PERMISSIVE mode turns an undecodable value into a struct of nulls instead of failing the
+    query; `type` is a required field, so it is null exactly when decoding failed.
+    """
+    decoded = from_avro(F.col("value"), avro_schema, {"mode": "PERMISSIVE"})
+    return raw.withColumn(
+        "message", F.when(decoded.getField("type").isNotNull(), decoded).otherwise(F.lit(None))
+    )
+
+
+def decoded_messages(decoded: DataFrame) -> DataFrame:
+    """The rows whose value decoded."""
+    return decoded.where(F.col("message").isNotNull())
+
+
+def undecodable_messages(decoded: DataFrame) -> DataFrame:
+    """The rows whose value did not decode (including null values): the dead letters."""
+    return decoded.where(F.col("message").isNull())
+
+
+def avro_decode_error(value: bytes | None, parsed_schema: dict) -> str:
+    """Why `value` is not a `market` record, in words for the dead-letter header `error`."""
+    if value is None:
+        return "null value (tombstone): expected an Avro-encoded FinnhubProducer.message"
+    try:
+        fastavro.schemaless_reader(io.BytesIO(value), parsed_schema, parsed_schema)
+    except Exception as error:  # any decoder failure is the answer, not a crash
+        return f"Avro decode failed: {type(error).__name__}: {error}"
+    return "Avro decode failed in Spark's from_avro (the Python decoder accepted the bytes)"
+
+
+def parsed_trades_schema() -> dict:
+    """The `market` schema parsed for fastavro."""
+    return fastavro.parse_schema(json.loads(trades_avro_schema()))
+
+
+def dead_letter_records(undecodable: DataFrame, error: Column) -> DataFrame:
+    """Kafka records for `market.dlq`: the original key and bytes, headers saying why and whence.
+
+    `error` is a string column (the reason); the headers carry the source topic, partition and
+    offset so a fixed consumer can find or replay the original record.
+    """
+
+    def header(name: str, value: Column) -> Column:
+        return F.struct(F.lit(name).alias("key"), F.encode(value, "UTF-8").alias("value"))
+
+    return undecodable.select(
+        F.col("key"),
+        F.coalesce(F.col("value"), F.lit(b"")).alias("value"),
+        F.array(
+            header("source-topic", F.col("topic")),
+            header("source-partition", F.col("partition").cast("string")),
+            header("source-offset", F.col("offset").cast("string")),
+            header("error", error),
+            header("time", F.date_format(F.current_timestamp(), "yyyy-MM-dd'T'HH:mm:ss.SSSXXX")),
+        ).alias("headers"),
+    )
+
+
+def explode_trades(decoded: DataFrame) -> DataFrame:
+    """One row per trade with the `trades` table's columns, plus `trade_order` for OHLC ties.
+
+    `uuid` is name-based on (topic, partition, offset, index in message), so replaying a Kafka
+    record rewrites the same rows; two trades of one millisecond differ in `uuid` and both stay.
+    `trade_order` orders trades within a symbol the way Kafka does (per-symbol order holds
+    within a partition), which decides open and close among trades of the same millisecond.
+    """
+    exploded = decoded_messages(decoded).select(
+        "topic",
+        "partition",
+        "offset",
+        F.posexplode(F.col("message.data")).alias("index", "trade"),
+    )
+    name = F.concat_ws(
+        "/",
+        F.col("topic"),
+        F.col("partition").cast("string"),
+        F.col("offset").cast("string"),
+        F.col("index").cast("string"),
+    )
+    trade_timestamp = F.timestamp_millis(F.col("trade.t"))
+    return exploded.select(
+        F.col("trade.s").alias("symbol"),
+        trade_timestamp.alias("trade_timestamp"),
+        uuid5_column(TRADE_UUID_NAMESPACE, name).alias("uuid"),
+        # Conditions are codes such as "1" or "12"; joined with commas for the dashboard's
+        # table. A null list stays null, so "no conditions sent" differs from "none apply".
+        F.when(F.col("trade.c").isNull(), F.lit(None))
+        .otherwise(F.concat_ws(",", F.col("trade.c")))
+        .alias("trade_conditions"),
+        F.col("trade.p").alias("price"),
+        F.col("trade.v").alias("volume"),
+        F.current_timestamp().alias("ingest_timestamp"),
+        F.struct(
+            trade_timestamp.alias("t"),
+            F.col("partition").alias("p"),
+            F.col("offset").alias("o"),
+            F.col("index").alias("i"),
+        ).alias("trade_order"),
+    )
+
+
+def window_aggregates(trades: DataFrame, window_duration: str, watermark_delay: str) -> DataFrame:
+    """Per symbol and tumbling event-time window: OHLC, volume, price x volume, VWAP, count.
+
+    The watermark lets Spark drop trades later than `watermark_delay` behind the newest event
+    time seen and forget windows that can no longer change, so state stays bounded.
+    """
+    window = F.window(F.col("trade_timestamp"), window_duration)
+    price_volume = F.col("price") * F.col("volume")
+    aggregated = (
+        trades.withWatermark("trade_timestamp", watermark_delay)
+        .groupBy(window.alias("window"), F.col("symbol"))
+        .agg(
+            F.min_by("price", "trade_order").alias("open"),
+            F.max("price").alias("high"),
+            F.min("price").alias("low"),
+            F.max_by("price", "trade_order").alias("close"),
+            F.sum("volume").alias("volume"),
+            F.sum(price_volume).alias("price_volume_sum"),
+            F.avg(price_volume).alias("price_volume_average"),
+            F.count(F.lit(1)).alias("trade_count"),
+        )
+    )
+    return aggregated.select(
+        "symbol",
+        F.col("window.start").alias("window_start"),
+        F.col("window.end").alias("window_end"),
+        "open",
+        "high",
+        "low",
+        "close",
+        "volume",
+        "price_volume_sum",
+        # A window of zero volume has no meaningful VWAP; null says so instead of dividing by 0.
+        F.when(F.col("volume") != 0, F.col("price_volume_sum") / F.col("volume")).alias("vwap"),
+        "price_volume_average",
+        "trade_count",
+    )
+
+
+def trade_window_rows(aggregates: DataFrame) -> DataFrame:
+    """Rows of `market.trade_windows` from `window_aggregates`."""
+    return aggregates.withColumn("ingest_timestamp", F.current_timestamp()).select(
+        *TRADE_WINDOW_COLUMNS
+    )
+
+
+def running_average_rows(aggregates: DataFrame) -> DataFrame:
+    """Rows of `market.running_averages_15_sec` from `window_aggregates`: avg(price x volume)."""
+    name = F.concat_ws("/", F.col("symbol"), F.unix_millis(F.col("window_start")).cast("string"))
+    return aggregates.select(
+        "symbol",
+        "window_start",
+        "window_end",
+        uuid5_column(WINDOW_UUID_NAMESPACE, name).alias("uuid"),
+        F.col("price_volume_average").alias("price_volume_multiply"),
+        "trade_count",
+        F.current_timestamp().alias("ingest_timestamp"),
+    )
+
+
+def trade_rows(trades: DataFrame) -> DataFrame:
+    """Rows of `market.trades` from `explode_trades`."""
+    return trades.select(*TRADE_COLUMNS)
