@@ -1,0 +1,125 @@
+"""Background JVM processes recorded by pid file: start, check, stop, read their log."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+from local_stack.errors import MissingToolError
+
+
+@dataclass(frozen=True)
+class ProcessFiles:
+    """Where one service keeps its pid and its combined stdout/stderr log."""
+
+    pid_file: Path
+    log_file: Path
+    # A string unique to this service and state dir that its command line contains: a pid file
+    # left over from a reboot may name a pid now used by something else, which must not be killed.
+    identity: str
+
+
+def find_java(java: str) -> str:
+    path = shutil.which(java)
+    if path is None:
+        raise MissingToolError(
+            f"Java ({java!r}) is not on PATH; Kafka and Cassandra run on a Java 17 JVM. Install "
+            "one (Debian: apt-get install openjdk-17-jdk-headless) or point LOCAL_STACK_JAVA at it."
+        )
+    return path
+
+
+def start_background(command: list[str], files: ProcessFiles, cwd: Path) -> int:
+    """Starts `command` detached from our terminal and session, logging to files.log_file."""
+    files.log_file.parent.mkdir(parents=True, exist_ok=True)
+    files.pid_file.parent.mkdir(parents=True, exist_ok=True)
+    with files.log_file.open("ab") as log:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            # Own session: Ctrl-C in the shell that ran `local-stack up` must not stop the services.
+            start_new_session=True,
+        )
+    files.pid_file.write_text(f"{process.pid}\n")
+    return process.pid
+
+
+def recorded_pid(files: ProcessFiles) -> int | None:
+    """The pid in the pid file if that process still runs and is ours, else None."""
+    try:
+        pid = int(files.pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if is_running(pid, files.identity) else None
+
+
+def is_running(pid: int, identity: str) -> bool:
+    _reap(pid)
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    if state == "Z":
+        return False
+    # The java launcher re-executes itself at start; for that instant the command line is empty.
+    return cmdline == "" or identity in cmdline
+
+
+def stop(files: ProcessFiles, timeout_s: float) -> bool:
+    """SIGTERM, wait up to timeout_s, then SIGKILL. True if a process was running."""
+    pid = recorded_pid(files)
+    if pid is None:
+        files.pid_file.unlink(missing_ok=True)
+        return False
+    _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and is_running(pid, files.identity):
+        time.sleep(0.2)
+    if is_running(pid, files.identity):
+        _signal(pid, signal.SIGKILL)
+        while is_running(pid, files.identity):
+            time.sleep(0.1)
+    files.pid_file.unlink(missing_ok=True)
+    return True
+
+
+def rss_bytes(pid: int) -> int | None:
+    """Resident memory of a running process, from /proc."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except FileNotFoundError:
+        return None
+    return None
+
+
+def log_tail(log_file: Path, lines: int = 30) -> str:
+    try:
+        with log_file.open(errors="replace") as handle:
+            return "".join(deque(handle, maxlen=lines))
+    except FileNotFoundError:
+        return f"(no log at {log_file})"
+
+
+def _signal(pid: int, signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)
+
+
+def _reap(pid: int) -> None:
+    # When the services are our own children (tests, `make run`), a stopped one stays a zombie
+    # until waited for; elsewhere waitpid says it is not our child, which is fine.
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
