@@ -56,6 +56,7 @@ class FrameIngestor:
             self._frame_counters["malformed"].inc()
             log.warning("malformed_frame", error=frame.error, size=len(raw))
             self._sink.send_dead_letter(raw, "malformed", frame.error)
+            self._metrics.dead_letters.labels("malformed").inc()
         return frame
 
     def _send_trades(self, raw: str | bytes, frame: TradeFrame) -> None:
@@ -68,6 +69,7 @@ class FrameIngestor:
             # the frame is kept whole in the dead letters rather than half-sent.
             log.warning("unencodable_frame", error=str(exc), size=len(raw))
             self._sink.send_dead_letter(raw, "unencodable", str(exc))
+            self._metrics.dead_letters.labels("unencodable").inc()
             return
         self._metrics.trades_received.inc(len(frame.trades))
         self._metrics.trade_arrived()

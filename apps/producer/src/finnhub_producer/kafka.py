@@ -80,7 +80,6 @@ class TradeProducer:
             ("time", datetime.now(UTC).isoformat().encode("ascii")),
         ]
         self._produce(self._dlq_topic, value, None, headers, self._on_dead_letter_delivery)
-        self._metrics.dead_letters.labels(reason).inc()
 
     def _produce(
         self,

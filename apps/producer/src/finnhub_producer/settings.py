@@ -79,7 +79,7 @@ class ProducerSettings(BaseSettings):
     @classmethod
     def _known_compression(cls, value: str) -> str:
         if value not in {"lz4", "zstd", "snappy", "gzip", "none"}:
-            raise ValueError(f"unknown compression {value!r}")
+            raise ValueError("must be one of lz4, zstd, snappy, gzip, none")
         return value
 
     @model_validator(mode="after")

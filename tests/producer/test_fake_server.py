@@ -1,0 +1,140 @@
+"""The fake Finnhub speaks Finnhub's protocol: checked with a plain websocket client."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+import websocket
+from finnhub_producer.fake_server import FakeFinnhub
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeFinnhub]:
+    with FakeFinnhub(rate=200, burst=4, ping_interval_s=0.2, required_token="tok", seed=7) as f:
+        yield f
+
+
+def _frames(ws: websocket.WebSocket, seconds: float) -> list[dict]:
+    ws.settimeout(0.05)
+    frames = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            frames.append(json.loads(ws.recv()))
+        except websocket.WebSocketTimeoutException:
+            continue
+    return frames
+
+
+def test_connection_without_the_token_is_rejected(fake: FakeFinnhub) -> None:
+    with pytest.raises(websocket.WebSocketBadStatusException) as error:
+        websocket.create_connection(fake.url, timeout=5)
+    assert error.value.status_code == 401
+
+
+def test_trades_flow_only_for_subscribed_symbols(fake: FakeFinnhub) -> None:
+    ws = websocket.create_connection(f"{fake.url}/?token=tok", timeout=5)
+    try:
+        assert [f for f in _frames(ws, 0.2) if f["type"] == "trade"] == []
+        ws.send(json.dumps({"type": "subscribe", "symbol": "AAPL"}))
+        frames = _frames(ws, 0.5)
+    finally:
+        ws.close()
+    trades = [t for f in frames if f["type"] == "trade" for t in f["data"]]
+    assert trades and {t["s"] for t in trades} == {"AAPL"}
+    assert {"ping"} <= {f["type"] for f in frames}
+
+
+def test_unknown_symbol_gets_an_error_frame(fake: FakeFinnhub) -> None:
+    ws = websocket.create_connection(f"{fake.url}/?token=tok", timeout=5)
+    try:
+        ws.send(json.dumps({"type": "subscribe", "symbol": "NOPE:NOTHING"}))
+        frames = _frames(ws, 0.3)
+    finally:
+        ws.close()
+    assert any(f["type"] == "error" and "NOPE:NOTHING" in f["msg"] for f in frames)
+
+
+def test_unsubscribe_stops_the_trades(fake: FakeFinnhub) -> None:
+    ws = websocket.create_connection(f"{fake.url}/?token=tok", timeout=5)
+    try:
+        ws.send(json.dumps({"type": "subscribe", "symbol": "AAPL"}))
+        _frames(ws, 0.2)
+        ws.send(json.dumps({"type": "unsubscribe", "symbol": "AAPL"}))
+        _frames(ws, 0.1)
+        late = [f for f in _frames(ws, 0.3) if f["type"] == "trade"]
+    finally:
+        ws.close()
+    assert late == []
+
+
+def test_recorded_trades_are_exactly_what_the_client_read(fake: FakeFinnhub) -> None:
+    ws = websocket.create_connection(f"{fake.url}/?token=tok", timeout=5)
+    try:
+        for symbol in ("AAPL", "MSFT"):
+            ws.send(json.dumps({"type": "subscribe", "symbol": symbol}))
+        _frames(ws, 0.4)
+        fake.pause()
+        read = _frames(ws, 0.2)
+    finally:
+        ws.close()
+    sent = fake.sent_trades()
+    assert len(sent) > 20
+    # Everything read in the last window was recorded; with the earlier reads it is all of it.
+    received_tail = [t for f in read if f["type"] == "trade" for t in f["data"]]
+    assert sent[len(sent) - len(received_tail) :] == received_tail
+    assert any(len(f.trades) > 1 for f in fake.sent_frames())
+    conditions = [t["c"] for t in sent]
+    assert None in conditions and any(conditions)
+
+
+def test_drop_cuts_the_connection_without_a_close_frame(fake: FakeFinnhub) -> None:
+    ws = websocket.create_connection(f"{fake.url}/?token=tok", timeout=5)
+    try:
+        ws.send(json.dumps({"type": "subscribe", "symbol": "AAPL"}))
+        fake.wait_until_subscribed(["AAPL"])
+        assert fake.drop_connections() == 1
+        ws.settimeout(2)
+        with pytest.raises(websocket.WebSocketConnectionClosedException):
+            while True:
+                ws.recv_data()
+    finally:
+        ws.close()
+
+
+def test_stall_silences_everything_including_pings(fake: FakeFinnhub) -> None:
+    ws = websocket.create_connection(f"{fake.url}/?token=tok", timeout=5)
+    try:
+        ws.send(json.dumps({"type": "subscribe", "symbol": "AAPL"}))
+        fake.wait_until_subscribed(["AAPL"])
+        fake.stall(0.6)
+        _frames(ws, 0.1)
+        assert _frames(ws, 0.4) == []
+        assert _frames(ws, 0.5) != []
+    finally:
+        ws.close()
+
+
+def test_console_script_serves_on_the_requested_port() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "finnhub_producer.fake_server", "--port", "0", "--rate", "50"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("fake Finnhub listening on ws://127.0.0.1:")
+        ws = websocket.create_connection(line.rsplit(" ", 1)[1].strip(), timeout=5)
+        ws.send(json.dumps({"type": "subscribe", "symbol": "BINANCE:BTCUSDT"}))
+        frames = _frames(ws, 0.5)
+        ws.close()
+        assert any(f["type"] == "trade" for f in frames)
+    finally:
+        process.terminate()
+        assert process.wait(10) == 0
