@@ -170,6 +170,8 @@ class CassandraService:
             "-XX:+ParallelRefProcEnabled",
             "-XX:MaxTenuringThreshold=1",
             "-XX:+PerfDisableSharedMem",
+            # A node that ran out of heap may have half-written state; better dead than wrong.
+            "-XX:+ExitOnOutOfMemoryError",
             "-Djava.net.preferIPv4Stack=true",
             *JAVA17_MODULE_FLAGS,
             # Cassandra sizes memtables by measuring objects with jamm, loaded as an agent.

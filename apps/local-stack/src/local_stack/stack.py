@@ -8,7 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from local_stack import processes
-from local_stack.artifacts import CASSANDRA_JARS, KAFKA_JARS, JarResolver, spark_connector_jars
+from local_stack.artifacts import (
+    CASSANDRA_JARS,
+    KAFKA_JARS,
+    SPARK_CONNECTOR_JARS,
+    JarResolver,
+    spark_connector_jars,
+)
 from local_stack.cassandra import CassandraService, connect
 from local_stack.errors import LocalStackError, ServiceStartError
 from local_stack.kafka import KafkaService
@@ -186,4 +192,7 @@ class LocalStack:
         raise LocalStackError(f"no service named {name!r}; choose kafka or cassandra")
 
     def spark_connector_jars(self) -> list[Path]:
+        """Jars for the processor's `spark.jars`, resolved with Maven on first use."""
+        if not self._resolver.is_resolved(SPARK_CONNECTOR_JARS):
+            self._on_event("resolving the Spark connector jars with Maven (first run only)")
         return spark_connector_jars(self.settings, lambda jar: self._on_event(f"downloaded {jar}"))

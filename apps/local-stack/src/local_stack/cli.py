@@ -1,0 +1,121 @@
+"""`local-stack up|down|status|logs`: real Kafka and Cassandra on this machine."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from local_stack.errors import LocalStackError
+from local_stack.processes import log_tail
+from local_stack.settings import LocalStackSettings
+from local_stack.stack import LocalStack, StackEndpoints
+
+SERVICES = ("kafka", "cassandra")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="local-stack",
+        description="Run Apache Kafka (KRaft) and Apache Cassandra locally from Maven jars. "
+        "Ports and folders come from LOCAL_STACK_* environment variables.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("up", help="resolve jars if needed, start both, apply schema and topics")
+    commands.add_parser("down", help="stop both by their recorded pids")
+    commands.add_parser("status", help="what runs where, and whether it answers")
+    logs = commands.add_parser("logs", help="show the end of a service's log")
+    logs.add_argument("service", choices=SERVICES, nargs="?", default="kafka")
+    logs.add_argument("-n", "--lines", type=int, default=40)
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    console = Console(stderr=True, log_path=False)
+    try:
+        settings = LocalStackSettings()
+        if args.command == "up":
+            return _up(settings, console)
+        if args.command == "down":
+            stopped = LocalStack(settings).down()
+            console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+            return 0
+        if args.command == "status":
+            return _status(settings)
+        return _logs(LocalStack(settings).log_file(args.service), args.lines, args.follow)
+    except LocalStackError as error:
+        console.print(f"[bold red]local-stack {args.command} failed:[/] {error}", highlight=False)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _up(settings: LocalStackSettings, console: Console) -> int:
+    with console.status("starting local stack") as status:
+
+        def report(message: str) -> None:
+            status.update(message)
+            if not message.startswith("downloaded "):
+                console.log(message)
+
+        stack = LocalStack(settings, on_event=report)
+        endpoints = stack.up()
+        spark_jars = stack.spark_connector_jars()
+    _print_endpoints(endpoints, spark_jars)
+    return 0
+
+
+def _print_endpoints(endpoints: StackEndpoints, spark_jars: list[Path]) -> None:
+    out = Console()
+    out.print(f"[bold green]Kafka[/]      {endpoints.kafka_bootstrap}  (topics market, market.dlq)")
+    out.print(
+        f"[bold green]Cassandra[/]  {endpoints.cassandra_host}:{endpoints.cassandra_port}  "
+        "(keyspace: market)"
+    )
+    out.print(f"state, data and logs under {endpoints.state_dir}")
+    out.print(f"{len(spark_jars)} Spark connector jars in {spark_jars[0].parent}")
+    out.print("For the pipeline's apps:", style="bold")
+    out.print(f"  export KAFKA_BOOTSTRAP_SERVERS={endpoints.kafka_bootstrap}", highlight=False)
+    out.print(f"  export CASSANDRA_HOSTS={endpoints.cassandra_host}", highlight=False)
+    out.print(f"  export CASSANDRA_PORT={endpoints.cassandra_port}", highlight=False)
+    out.print("Stop with: uv run local-stack down    Logs: uv run local-stack logs cassandra")
+
+
+def _status(settings: LocalStackSettings) -> int:
+    table = Table("service", "address", "pid", "running", "answering", "RSS")
+    statuses = LocalStack(settings).status()
+    for status in statuses:
+        table.add_row(
+            status.name,
+            status.address,
+            str(status.pid or "-"),
+            "yes" if status.running else "no",
+            "yes" if status.answering else "no",
+            f"{status.rss_bytes / 2**20:.0f} MiB" if status.rss_bytes else "-",
+        )
+    out = Console()
+    out.print(table)
+    for status in statuses:
+        out.print(f"{status.name} log: {status.log_file}", highlight=False, soft_wrap=True)
+    return 0 if all(status.answering for status in statuses) else 3
+
+
+def _logs(log_file: Path, lines: int, follow: bool) -> int:
+    sys.stdout.write(log_tail(log_file, lines))
+    if not follow:
+        return 0
+    with log_file.open(errors="replace") as handle:
+        handle.seek(0, 2)
+        while True:
+            line = handle.readline()
+            if line:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+            else:
+                time.sleep(0.5)
