@@ -1,0 +1,1 @@
+"""The pipeline on Kubernetes: typed stack config composed from ComponentResources."""

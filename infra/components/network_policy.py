@@ -1,0 +1,183 @@
+"""NetworkPolicies: deny everything in the pipeline namespace, then allow exactly the data flow.
+
+The allowances are one table, `FLOWS` (who talks to whom on which port); each workload's policy
+is derived from it, so an ingress rule on the receiver always has the matching egress rule on
+the sender and a reader checks one list instead of a dozen YAML documents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+from finnhub_infra.components.conventions import INSTANCE, object_meta, recommended_labels
+
+KAFKA = "kafka"
+KAFKA_UI = "kafka-ui"
+TOPICS_JOB = "kafka-topics"
+CASSANDRA = "cassandra"
+SCHEMA_JOB = "cassandra-schema"
+PRODUCER = "finnhub-producer"
+PROCESSOR = "finnhub-processor"
+GRAFANA = "grafana"
+
+WORKLOADS = (KAFKA, KAFKA_UI, TOPICS_JOB, CASSANDRA, SCHEMA_JOB, PRODUCER, PROCESSOR, GRAFANA)
+
+
+@dataclass(frozen=True)
+class Flow:
+    source: str
+    target: str
+    ports: tuple[int, ...]
+
+
+FLOWS: tuple[Flow, ...] = (
+    Flow(KAFKA, KAFKA, (9092, 9093)),
+    Flow(PRODUCER, KAFKA, (9092,)),
+    Flow(PROCESSOR, KAFKA, (9092,)),
+    Flow(TOPICS_JOB, KAFKA, (9092,)),
+    Flow(KAFKA_UI, KAFKA, (9092,)),
+    Flow(CASSANDRA, CASSANDRA, (7000,)),
+    Flow(PROCESSOR, CASSANDRA, (9042,)),
+    Flow(SCHEMA_JOB, CASSANDRA, (9042,)),
+    Flow(GRAFANA, CASSANDRA, (9042,)),
+    # Spark driver and executors talk on ports Spark picks (block manager, RPC).
+    Flow(PROCESSOR, PROCESSOR, ()),
+)
+
+
+@dataclass(frozen=True)
+class External:
+    """Traffic that crosses the namespace boundary, and why it is needed."""
+
+    workload: str
+    direction: str
+    ports: tuple[int, ...]
+    reason: str
+
+
+EXTERNAL: tuple[External, ...] = (
+    External(PRODUCER, "egress", (443,), "the Finnhub websocket"),
+    External(PROCESSOR, "egress", (443, 6443), "the Kubernetes API: the driver creates executors"),
+    External(GRAFANA, "egress", (443,), "the Cassandra datasource plugin download at start"),
+    External(GRAFANA, "ingress", (3000,), "users, through port-forward or an ingress"),
+    External(KAFKA_UI, "ingress", (8080,), "users, through port-forward or an ingress"),
+    External(PRODUCER, "ingress", (9108,), "Prometheus scraping /metrics"),
+)
+
+
+@dataclass(frozen=True)
+class NetworkPoliciesArgs:
+    namespace: pulumi.Input[str]
+
+
+def _pods(name: str) -> dict[str, Any]:
+    return {
+        "podSelector": {
+            "matchLabels": {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": INSTANCE}
+        }
+    }
+
+
+def _ports(ports: tuple[int, ...]) -> list[dict[str, Any]]:
+    return [{"protocol": "TCP", "port": port} for port in ports]
+
+
+def _rule(peer_key: str, peers: list[dict[str, Any]], ports: tuple[int, ...]) -> dict[str, Any]:
+    rule: dict[str, Any] = {peer_key: peers}
+    if ports:
+        rule["ports"] = _ports(ports)
+    return rule
+
+
+def default_deny_manifest(namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": object_meta(
+            "default-deny", namespace, recommended_labels("network-policy", "security", "v1")
+        ),
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+    }
+
+
+def dns_egress_manifest(namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": object_meta(
+            "allow-dns", namespace, recommended_labels("network-policy", "security", "v1")
+        ),
+        "spec": {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [{"namespaceSelector": {}}],
+                    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                }
+            ],
+        },
+    }
+
+
+def workload_policy_manifest(namespace: str, workload: str) -> dict[str, Any]:
+    """Ingress from every flow that ends at `workload`, egress to every flow that starts there."""
+    ingress = [_rule("from", [_pods(f.source)], f.ports) for f in FLOWS if f.target == workload]
+    egress = [_rule("to", [_pods(f.target)], f.ports) for f in FLOWS if f.source == workload]
+    anywhere = [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
+    for ext in EXTERNAL:
+        if ext.workload != workload:
+            continue
+        if ext.direction == "ingress":
+            ingress.append(_rule("from", [*anywhere, {"namespaceSelector": {}}], ext.ports))
+        else:
+            egress.append(_rule("to", anywhere, ext.ports))
+    spec: dict[str, Any] = {"podSelector": _pods(workload)["podSelector"], "policyTypes": []}
+    if ingress:
+        spec["policyTypes"].append("Ingress")
+        spec["ingress"] = ingress
+    if egress:
+        spec["policyTypes"].append("Egress")
+        spec["egress"] = egress
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": object_meta(
+            f"allow-{workload}", namespace, recommended_labels("network-policy", "security", "v1")
+        ),
+        "spec": spec,
+    }
+
+
+def all_policy_manifests(namespace: str) -> list[dict[str, Any]]:
+    return [
+        default_deny_manifest(namespace),
+        dns_egress_manifest(namespace),
+        *(workload_policy_manifest(namespace, w) for w in WORKLOADS),
+    ]
+
+
+class NetworkPolicies(pulumi.ComponentResource):
+    """Default-deny plus the allowances of `FLOWS` and `EXTERNAL`."""
+
+    policy_names: list[str]
+
+    def __init__(
+        self, name: str, args: NetworkPoliciesArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("finnhub:infra:NetworkPolicies", name, None, opts)
+        ns = pulumi.Output.from_input(args.namespace)
+        names = [m["metadata"]["name"] for m in all_policy_manifests("placeholder")]
+        for index, policy_name in enumerate(names):
+            manifest = ns.apply(lambda n, i=index: all_policy_manifests(n)[i])
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-{policy_name}",
+                metadata=manifest.apply(lambda m: m["metadata"]),
+                spec=manifest.apply(lambda m: m["spec"]),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        self.policy_names = names
+        self.register_outputs({"policy_names": names})
