@@ -36,6 +36,11 @@ def main() -> int:
     try:
         run(settings, stop)
     except Exception as error:
+        if stop.is_set():
+            # The JVM got the same signal and may have shut Spark down under us: that is the
+            # requested stop, not a failure.
+            logging.getLogger(__name__).info("processor stopped")
+            return 0
         logging.getLogger(__name__).error("processor failed: %s", error)
         return 1
     return 0

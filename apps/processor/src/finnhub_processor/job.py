@@ -64,6 +64,8 @@ def create_spark_session(settings: ProcessorSettings) -> SparkSession:
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", str(settings.spark_shuffle_partitions))
         .config("spark.ui.enabled", str(settings.spark_ui_enabled).lower())
+        # The console progress bar garbles the log lines a pod or `make run` shows.
+        .config("spark.ui.showConsoleProgress", "false")
     )
     if settings.spark_jar_list:
         builder = builder.config("spark.jars", ",".join(settings.spark_jar_list))
@@ -90,7 +92,9 @@ def kafka_source(spark: SparkSession, settings: ProcessorSettings) -> DataFrame:
 def trades_batch_writer(settings: ProcessorSettings) -> BatchWriter:
     """foreachBatch body of the trades query: dead letters out, then trades upserted."""
     parsed_schema = parsed_trades_schema()
-    decode_error = F.udf(lambda value: avro_decode_error(value, parsed_schema), "string")
+    decode_error = F.udf(
+        lambda value: avro_decode_error(value, parsed_schema), "string", useArrow=False
+    )
 
     def write(batch: DataFrame, batch_id: int) -> None:
         batch.persist()
