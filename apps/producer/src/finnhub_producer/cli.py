@@ -89,6 +89,8 @@ def run_producer(
     finally:
         log.info("producer_flushing")
         unacknowledged = producer.flush(SHUTDOWN_FLUSH_TIMEOUT_S)
+        if not unacknowledged:
+            producer.close()
         server.stop()
     if unacknowledged:
         log.error("producer_stopped_with_unacknowledged_messages", messages=unacknowledged)

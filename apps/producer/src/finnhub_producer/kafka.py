@@ -108,6 +108,11 @@ class TradeProducer:
         """Wait for every queued message's ack; returns how many are still unacknowledged."""
         return self._producer.flush(timeout_s)
 
+    def close(self) -> None:
+        """Release connections and threads now; call after a flush that left nothing behind
+        (close() itself would wait for unacknowledged messages)."""
+        self._producer.close()
+
     def _on_trade_delivery(self, trade_count: int, err: KafkaError | None, msg: Message) -> None:
         if err is None:
             self._metrics.trades_produced.inc(trade_count)
