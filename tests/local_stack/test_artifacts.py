@@ -1,0 +1,107 @@
+"""Jar sets: the generated poms, the once-only Maven run, and the jars pyspark already ships."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from local_stack.artifacts import (
+    CASSANDRA_JARS,
+    KAFKA_JARS,
+    MARKER_NAME,
+    SPARK_CONNECTOR_JARS,
+    JarResolver,
+    jar_base_name,
+    jars_not_shipped,
+    pom_fingerprint,
+    render_pom,
+)
+from local_stack.errors import MissingToolError
+from local_stack.processes import find_java
+from local_stack.settings import LocalStackSettings
+
+POM = "{http://maven.apache.org/POM/4.0.0}"
+
+
+def test_pom_lists_every_artifact_of_the_set_as_a_dependency() -> None:
+    root = ET.fromstring(render_pom(SPARK_CONNECTOR_JARS))
+    coordinates = [
+        ":".join(d.findtext(f"{POM}{tag}") for tag in ("groupId", "artifactId", "version"))
+        for d in root.iter(f"{POM}dependency")
+    ]
+    assert coordinates == [
+        "org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0",
+        "org.apache.spark:spark-avro_2.13:4.2.0",
+    ]
+
+
+def test_kafka_and_cassandra_sets_pin_the_chosen_major_lines() -> None:
+    assert any(
+        a.artifact == "kafka_2.13" and a.version.startswith("4.") for a in KAFKA_JARS.artifacts
+    )
+    assert any(
+        a.artifact == "cassandra-all" and a.version.startswith("5.0.")
+        for a in CASSANDRA_JARS.artifacts
+    )
+
+
+@pytest.mark.parametrize(
+    ("file_name", "name"),
+    [
+        ("kafka-clients-4.4.0.jar", "kafka-clients"),
+        ("spark-sql-kafka-0-10_2.13-4.2.0.jar", "spark-sql-kafka-0-10_2.13"),
+        ("log4j-1.2-api-2.25.4.jar", "log4j-1.2-api"),
+        ("zstd-jni-1.5.7-7.jar", "zstd-jni"),
+        ("orc-core-2.3.0-shaded-protobuf.jar", "orc-core"),
+        ("netty-all-4.1.130.Final.jar", "netty-all"),
+        ("no-version.jar", None),
+    ],
+)
+def test_jar_base_name_strips_only_the_version(file_name: str, name: str | None) -> None:
+    assert jar_base_name(file_name) == name
+
+
+def test_jars_pyspark_ships_are_dropped_whatever_their_version() -> None:
+    resolved = [
+        Path(n) for n in ("kafka-clients-3.9.2.jar", "lz4-java-1.8.0.jar", "zstd-jni-1.5.6-1.jar")
+    ]
+    shipped = ["lz4-java-1.11.0.jar", "zstd-jni-1.5.7-7.jar", "commons-pool-1.5.4.jar"]
+    assert jars_not_shipped(resolved, shipped) == [Path("kafka-clients-3.9.2.jar")]
+
+
+def test_resolved_set_is_reused_without_calling_maven(tmp_path: Path) -> None:
+    # A Maven that cannot exist: any attempt to run it would raise MissingToolError.
+    settings = LocalStackSettings(cache_dir=tmp_path, mvn="no-such-maven-here")
+    resolver = JarResolver(settings)
+    jar_dir = resolver.jar_dir(KAFKA_JARS)
+    jar_dir.mkdir(parents=True)
+    (jar_dir / "kafka_2.13-4.4.0.jar").write_bytes(b"")
+    (jar_dir / MARKER_NAME).write_text(pom_fingerprint(render_pom(KAFKA_JARS)))
+    assert resolver.jars(KAFKA_JARS) == [jar_dir / "kafka_2.13-4.4.0.jar"]
+
+
+def test_a_marker_from_another_pom_means_resolve_again(tmp_path: Path) -> None:
+    settings = LocalStackSettings(cache_dir=tmp_path, mvn="no-such-maven-here")
+    resolver = JarResolver(settings)
+    jar_dir = resolver.jar_dir(KAFKA_JARS)
+    jar_dir.mkdir(parents=True)
+    (jar_dir / MARKER_NAME).write_text(pom_fingerprint(render_pom(CASSANDRA_JARS)))
+    assert not resolver.is_resolved(KAFKA_JARS)
+    with pytest.raises(MissingToolError, match="Maven"):
+        resolver.jars(KAFKA_JARS)
+
+
+def test_missing_maven_error_says_what_and_how_to_fix(tmp_path: Path) -> None:
+    resolver = JarResolver(LocalStackSettings(cache_dir=tmp_path, mvn="no-such-maven-here"))
+    with pytest.raises(MissingToolError) as raised:
+        resolver.resolve(SPARK_CONNECTOR_JARS)
+    assert "no-such-maven-here" in str(raised.value)
+    assert "LOCAL_STACK_MVN" in str(raised.value)
+
+
+def test_missing_java_error_says_what_and_how_to_fix() -> None:
+    with pytest.raises(MissingToolError) as raised:
+        find_java("no-such-java-here")
+    assert "Java 17" in str(raised.value)
+    assert "LOCAL_STACK_JAVA" in str(raised.value)
