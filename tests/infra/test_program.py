@@ -1,0 +1,197 @@
+"""The whole program under mocks, for both stacks: what it creates and how the parts are wired."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+from infra_harness import FAKE_DIGEST, TF_OUTPUTS, Rendered, run_program
+
+COMPONENT_TYPES = {
+    "finnhub:infra:AppImages",
+    "finnhub:infra:KafkaStack",
+    "finnhub:infra:CassandraStack",
+    "finnhub:infra:SparkOperatorStack",
+    "finnhub:infra:GrafanaStack",
+    "finnhub:infra:ProducerDeployment",
+    "finnhub:infra:NetworkPolicies",
+}
+
+
+def env_of(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+def test_program_composes_one_of_each_component(any_stack: Rendered) -> None:
+    kinds = Counter(r.typ for r in any_stack.resources if r.typ.startswith("finnhub:infra:"))
+    assert set(kinds) == COMPONENT_TYPES
+    assert all(count == 1 for count in kinds.values())
+
+
+def test_program_creates_expected_kubernetes_kinds(minikube: Rendered) -> None:
+    kinds = Counter(m["kind"] for m in minikube.manifests())
+    assert kinds == {
+        "StatefulSet": 2,
+        "Deployment": 3,
+        "Job": 2,
+        "Service": 6,
+        "Secret": 4,
+        "ConfigMap": 3,
+        "NetworkPolicy": 10,
+        "Namespace": 1,
+        "ServiceAccount": 1,
+        "Role": 1,
+        "RoleBinding": 1,
+        "PersistentVolumeClaim": 1,
+        "SparkApplication": 1,
+    }
+
+
+def test_operator_chart_is_pinned(any_stack: Rendered) -> None:
+    (release,) = any_stack.of_type("kubernetes:helm.sh/v3:Release")
+    assert release.inputs["chart"] == "spark-operator"
+    assert release.inputs["version"] == "2.4.0"
+    assert release.inputs["repositoryOpts"]["repo"] == "https://kubeflow.github.io/spark-operator"
+
+
+def test_every_namespaced_object_lands_in_the_bootstrap_namespace(any_stack: Rendered) -> None:
+    for m in any_stack.manifests():
+        if m["kind"] == "Namespace":
+            continue
+        assert m["metadata"]["namespace"] == TF_OUTPUTS["namespace"], m["metadata"]["name"]
+
+
+def test_images_are_pushed_to_the_bootstrap_registry(any_stack: Rendered) -> None:
+    names = sorted(r.inputs["imageName"] for r in any_stack.of_type("docker:index/image:Image"))
+    assert names == [
+        f"{TF_OUTPUTS['registry_url']}/finnhub-processor:0.1.0",
+        f"{TF_OUTPUTS['registry_url']}/finnhub-producer:0.1.0",
+    ]
+
+
+def test_images_build_from_each_apps_dockerfile_with_the_repo_as_context(
+    minikube: Rendered,
+) -> None:
+    for image in minikube.of_type("docker:index/image:Image"):
+        app = image.name.removeprefix("images-")
+        build = image.inputs["build"]
+        assert build["dockerfile"].endswith(f"apps/{app}/Dockerfile")
+        assert build["context"] == build["dockerfile"].removesuffix(f"/apps/{app}/Dockerfile")
+
+
+def test_minikube_reads_terraform_state_from_the_local_file(minikube: Rendered) -> None:
+    (call,) = minikube.calls
+    assert call[0] == "terraform:state:getLocalReference"
+    assert call[1]["path"].endswith("terraform-bootstrap/terraform.tfstate")
+
+
+def test_eks_reads_terraform_state_from_s3(eks: Rendered) -> None:
+    (call,) = eks.calls
+    assert call[0] == "terraform:state:getS3Reference"
+    assert call[1]["bucket"] and call[1]["key"] and call[1]["region"]
+
+
+def test_missing_terraform_output_fails_with_the_command_to_run() -> None:
+    with pytest.raises(Exception, match="terraform-bootstrap apply"):
+        run_program("minikube", tf_outputs={"namespace": "finnhub"})
+
+
+def test_workloads_run_the_built_images_by_digest(minikube: Rendered) -> None:
+    producer = minikube.manifest("Deployment", "finnhub-producer")
+    image = producer["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == f"{TF_OUTPUTS['registry_url']}/finnhub-producer@{FAKE_DIGEST}"
+    app = minikube.manifest("SparkApplication", "finnhub-processor")
+    assert app["spec"]["image"] == f"{TF_OUTPUTS['registry_url']}/finnhub-processor@{FAKE_DIGEST}"
+
+
+def test_producer_and_processor_use_the_kafka_stacks_address_and_topics(
+    minikube: Rendered,
+) -> None:
+    kafka_service = minikube.manifest("Service", "kafka")
+    port = kafka_service["spec"]["ports"][0]["port"]
+    expected = f"kafka.{TF_OUTPUTS['namespace']}.svc.cluster.local:{port}"
+    producer = env_of(
+        minikube.manifest("Deployment", "finnhub-producer")["spec"]["template"]["spec"][
+            "containers"
+        ][0]
+    )
+    spark = minikube.manifest("SparkApplication", "finnhub-processor")["spec"]
+    for env in (producer, env_of(spark["driver"]), env_of(spark["executor"])):
+        assert env["KAFKA_BOOTSTRAP_SERVERS"]["value"] == expected
+        assert env["KAFKA_TOPIC"]["value"] == "market"
+        assert env["KAFKA_DLQ_TOPIC"]["value"] == "market.dlq"
+
+
+def test_processor_and_grafana_use_the_cassandra_stacks_address_and_credentials(
+    minikube: Rendered,
+) -> None:
+    secret = minikube.manifest("Secret", "cassandra-credentials")
+    spark = minikube.manifest("SparkApplication", "finnhub-processor")["spec"]
+    for env in (env_of(spark["driver"]), env_of(spark["executor"])):
+        assert env["CASSANDRA_HOSTS"]["value"] == "cassandra.finnhub.svc.cluster.local"
+        assert env["CASSANDRA_PORT"]["value"] == "9042"
+        assert env["CASSANDRA_KEYSPACE"]["value"] == "market"
+        ref = env["CASSANDRA_PASSWORD"]["valueFrom"]["secretKeyRef"]
+        assert ref["name"] == "cassandra-credentials"
+        assert ref["key"] in secret["stringData"]
+    grafana = minikube.manifest("Deployment", "grafana")["spec"]["template"]["spec"]
+    env = env_of(grafana["containers"][0])
+    ref = env["CASSANDRA_PASSWORD"]["valueFrom"]["secretKeyRef"]
+    assert (ref["name"], ref["key"]) == ("cassandra-credentials", "grafana-password")
+    datasource = minikube.manifest("ConfigMap", "grafana-provisioning")["data"]["datasources.yaml"]
+    assert "cassandra.finnhub.svc.cluster.local:9042" in datasource
+
+
+def test_every_secret_reference_points_at_an_existing_secret_key(any_stack: Rendered) -> None:
+    secrets = {
+        m["metadata"]["name"]: set(m["stringData"])
+        for m in any_stack.manifests()
+        if m["kind"] == "Secret"
+    }
+    refs = []
+
+    def collect(node: Any) -> None:
+        if isinstance(node, dict):
+            if "secretKeyRef" in node:
+                refs.append(node["secretKeyRef"])
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+
+    collect(any_stack.manifests())
+    assert refs
+    for ref in refs:
+        assert ref["key"] in secrets.get(ref["name"], set()), ref
+
+
+def test_eks_scales_out_and_replicates_three_ways(eks: Rendered) -> None:
+    assert eks.manifest("StatefulSet", "kafka")["spec"]["replicas"] == 3
+    assert eks.manifest("StatefulSet", "cassandra")["spec"]["replicas"] == 3
+    script = eks.manifest("ConfigMap", "cassandra-schema")["data"]["apply-schema.sh"]
+    assert "'dc1': 3" in script
+    topics = eks.manifest("Job", "kafka-topics")["spec"]["template"]["spec"]["containers"][0]
+    assert "--replication-factor 3" in topics["command"][-1]
+
+
+def test_eks_checkpoints_on_a_shared_volume(eks: Rendered, minikube: Rendered) -> None:
+    eks_claim = eks.manifest("PersistentVolumeClaim", "processor-checkpoints")["spec"]
+    assert eks_claim["accessModes"] == ["ReadWriteMany"]
+    assert eks_claim["storageClassName"] == "efs-sc"
+    local_claim = minikube.manifest("PersistentVolumeClaim", "processor-checkpoints")["spec"]
+    assert local_claim["accessModes"] == ["ReadWriteOnce"]
+
+
+def test_stacks_use_their_own_kube_context(minikube: Rendered, eks: Rendered) -> None:
+    (local,) = minikube.of_type("pulumi:providers:kubernetes")
+    (remote,) = eks.of_type("pulumi:providers:kubernetes")
+    assert local.inputs["context"] == "minikube"
+    assert remote.inputs["context"] == "finnhub-eks"
+
+
+def test_kubernetes_resources_use_the_stacks_provider(any_stack: Rendered) -> None:
+    for r in any_stack.resources:
+        if r.typ.startswith("kubernetes:"):
+            assert r.provider is not None and "::cluster::" in r.provider, r.name
