@@ -52,7 +52,8 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
         # Other engineers' JVMs share these 2 cores; a loaded machine boots Cassandra slowly.
         start_timeout_s=360.0,
     )
-    stack = LocalStack(settings)
+    # Tied to this pytest process: even a killed session leaves no JVM behind.
+    stack = LocalStack(settings, stop_with_parent=True)
     try:
         endpoints = stack.up()
         spark_jars = stack.spark_connector_jars()

@@ -221,7 +221,7 @@ def _run_maven(command: list[str], progress: ProgressCallback | None) -> str | N
         assert process.stdout is not None
         for line in process.stdout:
             lines.append(line.rstrip())
-            if progress is not None and line.startswith("Downloaded from"):
+            if progress is not None and "Downloaded from" in line:
                 progress(line.rsplit("/", 1)[-1].split(" ")[0])
     if process.returncode == 0:
         return None

@@ -124,6 +124,9 @@ def processor_spec(
         "CASSANDRA_PORT": str(cassandra_port),
         "SPARK_JARS": ",".join(str(jar) for jar in spark_jars),
         "CHECKPOINT_DIR": str(checkpoint_dir),
+        # Spark binds its driver to the host's address unless told; everything here stays on
+        # loopback.
+        "SPARK_LOCAL_IP": "127.0.0.1",
     }
     return ChildSpec("processor", ("finnhub-processor",), env, stop_timeout_s)
 

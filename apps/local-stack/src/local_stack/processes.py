@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from local_stack.errors import MissingToolError
+
+PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 
 
 @dataclass(frozen=True)
@@ -36,8 +39,14 @@ def find_java(java: str) -> str:
     return path
 
 
-def start_background(command: list[str], files: ProcessFiles, cwd: Path) -> int:
-    """Starts `command` detached from our terminal and session, logging to files.log_file."""
+def start_background(
+    command: list[str], files: ProcessFiles, cwd: Path, stop_with_parent: bool = False
+) -> int:
+    """Starts `command` detached from our terminal and session, logging to files.log_file.
+
+    With stop_with_parent the kernel sends it SIGTERM when the calling process dies, even by
+    SIGKILL: a test session that is killed must not leave JVMs behind on a shared machine.
+    """
     files.log_file.parent.mkdir(parents=True, exist_ok=True)
     files.pid_file.parent.mkdir(parents=True, exist_ok=True)
     with files.log_file.open("ab") as log:
@@ -49,6 +58,7 @@ def start_background(command: list[str], files: ProcessFiles, cwd: Path) -> int:
             cwd=cwd,
             # Own session: Ctrl-C in the shell that ran `local-stack up` must not stop the services.
             start_new_session=True,
+            preexec_fn=_terminate_when_parent_dies if stop_with_parent else None,
         )
     files.pid_file.write_text(f"{process.pid}\n")
     return process.pid
@@ -111,6 +121,12 @@ def log_tail(log_file: Path, lines: int = 30) -> str:
             return "".join(deque(handle, maxlen=lines))
     except FileNotFoundError:
         return f"(no log at {log_file})"
+
+
+def _terminate_when_parent_dies() -> None:
+    # Runs in the child between fork and exec; PR_SET_PDEATHSIG survives the exec of java.
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _signal(pid: int, signum: signal.Signals) -> None:

@@ -56,11 +56,21 @@ def _ignore(_: str) -> None:
 
 
 class LocalStack:
+    """Kafka + Cassandra under one state dir.
+
+    stop_with_parent ties the services' lives to this process (tests, an orchestrator that owns
+    them); by default they outlive it, as `local-stack up` promises.
+    """
+
     def __init__(
-        self, settings: LocalStackSettings | None = None, on_event: EventCallback = _ignore
+        self,
+        settings: LocalStackSettings | None = None,
+        on_event: EventCallback = _ignore,
+        stop_with_parent: bool = False,
     ) -> None:
         self.settings = settings or LocalStackSettings()
         self._on_event = on_event
+        self._stop_with_parent = stop_with_parent
         self._resolver = JarResolver(self.settings)
 
     def _services(self, java: str = "java") -> tuple[CassandraService, KafkaService]:
@@ -116,7 +126,9 @@ class LocalStack:
             )
         self._on_event(f"starting {service.name} on {service.address}")
         service.prepare()
-        processes.start_background(service.command(), service.files, service.home)
+        processes.start_background(
+            service.command(), service.files, service.home, self._stop_with_parent
+        )
         started.append(service)
 
     def _wait_until_answering(

@@ -1,0 +1,90 @@
+"""Background processes by pid file: stop escalates, a foreign pid is never ours, parents reap."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from local_stack.processes import ProcessFiles, recorded_pid, start_background, stop
+
+SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)"]
+IGNORES_SIGTERM = [
+    sys.executable,
+    "-c",
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+    "print('ready', flush=True); time.sleep(120)",
+]
+
+
+def _files(tmp_path: Path, identity: str) -> ProcessFiles:
+    return ProcessFiles(tmp_path / "svc.pid", tmp_path / "svc.log", identity)
+
+
+def _gone(pid: int, within_s: float) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if not Path(f"/proc/{pid}").exists():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_stop_sends_sigterm_and_the_process_ends(tmp_path: Path) -> None:
+    files = _files(tmp_path, "marker-term")
+    pid = start_background([*SLEEPER, "marker-term"], files, tmp_path)
+    assert recorded_pid(files) == pid
+    assert stop(files, timeout_s=10) is True
+    assert recorded_pid(files) is None
+    assert not files.pid_file.exists()
+    assert _gone(pid, within_s=5)
+
+
+def test_stop_kills_a_process_that_ignores_sigterm(tmp_path: Path) -> None:
+    files = _files(tmp_path, "marker-stubborn")
+    pid = start_background([*IGNORES_SIGTERM, "marker-stubborn"], files, tmp_path)
+    deadline = time.monotonic() + 20
+    while "ready" not in files.log_file.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    started = time.monotonic()
+    assert stop(files, timeout_s=1.0) is True
+    assert time.monotonic() - started < 8
+    assert _gone(pid, within_s=5)
+
+
+def test_pid_file_naming_a_foreign_process_is_not_treated_as_ours(tmp_path: Path) -> None:
+    files = _files(tmp_path, "a-service-that-is-not-running")
+    # Our own pid certainly runs, but its command line lacks the service's identity, as after
+    # a reboot that handed the recorded pid to an unrelated process.
+    files.pid_file.write_text(f"{os.getpid()}\n")
+    assert recorded_pid(files) is None
+    assert stop(files, timeout_s=1) is False
+
+
+def test_service_started_with_stop_with_parent_dies_when_its_parent_is_killed(
+    tmp_path: Path,
+) -> None:
+    parent_script = textwrap.dedent(
+        """
+        import sys, time
+        from pathlib import Path
+        from local_stack.processes import ProcessFiles, start_background
+        home = Path(sys.argv[1])
+        files = ProcessFiles(home / "svc.pid", home / "svc.log", "marker-orphan")
+        command = [sys.executable, "-c", "import time; time.sleep(120)", "marker-orphan"]
+        print(start_background(command, files, home, stop_with_parent=True), flush=True)
+        time.sleep(120)
+        """
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", parent_script, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdout is not None
+    child_pid = int(parent.stdout.readline())
+    assert Path(f"/proc/{child_pid}").exists()
+    parent.kill()
+    parent.wait()
+    assert _gone(child_pid, within_s=10)
