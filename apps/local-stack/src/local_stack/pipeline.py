@@ -138,6 +138,7 @@ class Child:
         self.spec = spec
         self.log_file = log_dir / f"{spec.name}.log"
         self._process: subprocess.Popen[bytes] | None = None
+        self._log_start = 0
 
     @property
     def pid(self) -> int | None:
@@ -145,6 +146,8 @@ class Child:
 
     def start(self) -> None:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        # Logs are appended across runs; what this run's child says starts here.
+        self._log_start = self.log_file.stat().st_size if self.log_file.is_file() else 0
         argv = [console_script(self.spec.argv[0]), *self.spec.argv[1:]]
         with self.log_file.open("ab") as log:
             self._process = subprocess.Popen(
@@ -163,10 +166,9 @@ class Child:
     def wait_for_log_line(self, pattern: re.Pattern[str], timeout_s: float) -> re.Match[str]:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if self.log_file.is_file():
-                match = pattern.search(self.log_file.read_text(errors="replace"))
-                if match:
-                    return match
+            match = pattern.search(self._log_since_start())
+            if match:
+                return match
             if self.exit_code() is not None:
                 break
             time.sleep(0.1)
@@ -174,6 +176,14 @@ class Child:
             f"{self.spec.name} did not log {pattern.pattern!r} within {timeout_s:.0f} s "
             f"(exit code {self.exit_code()}). Last lines of {self.log_file}:\n{self.tail()}"
         )
+
+    def _log_since_start(self) -> str:
+        try:
+            with self.log_file.open("rb") as log:
+                log.seek(self._log_start)
+                return log.read().decode(errors="replace")
+        except FileNotFoundError:
+            return ""
 
     def tail(self, lines: int = 20) -> str:
         return log_tail(self.log_file, lines)
