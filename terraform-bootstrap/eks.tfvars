@@ -1,0 +1,3 @@
+target       = "eks"
+kube_context = "finnhub-eks"
+aws_region   = "eu-central-1"
