@@ -34,3 +34,10 @@ lint: setup
 format: setup
 	$(UV) run --frozen ruff check --fix .
 	$(UV) run --frozen ruff format .
+
+# The real Pulumi engine plans a stack offline: no cluster, no cloud (tools/pulumi/README.md).
+# `make preview STACK=eks` for the EKS stack. Builds the toolchain from Go modules on first use.
+STACK ?= minikube
+.PHONY: preview
+preview: setup
+	$(UV) run --frozen python tools/pulumi/preview.py --stack $(STACK)
