@@ -1,0 +1,250 @@
+"""`make preview`: the real Pulumi engine previews a stack of this project offline, no cluster.
+
+What it sets up, all under `.state/pulumi/` (git-ignored) so that no committed file changes:
+
+- a staged copy of the project (`project/`): `Pulumi.yaml`, a link to `infra/`, and the stack's
+  config file with its secrets re-encrypted under a throwaway passphrase;
+- a local file backend (`backend/`, `pulumi login file://...`) and a project-local `PULUMI_HOME`;
+- a kubeconfig whose contexts point at 127.0.0.1:1, where nothing listens: the Kubernetes provider
+  sees an unreachable cluster, which it handles in a preview by planning every object as a create;
+- the Terraform bootstrap outputs: the real `terraform-bootstrap` state when it exists, otherwise a
+  stand-in state carrying the outputs that `terraform-bootstrap/` would produce with its defaults.
+
+The toolchain comes from `tools/pulumi/install.sh` (built once, then cached).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+INSTALL_SCRIPT = ROOT / "tools" / "pulumi" / "install.sh"
+BIN_DIR = ROOT / ".cache" / "pulumi" / "bin"
+STATE_DIR = ROOT / ".state" / "pulumi"
+
+# Throwaway: it only guards the staged preview copy under .state/, never a real stack's secrets.
+LOCAL_PASSPHRASE = "finnhub-local-preview-only"
+# Stands in for FINNHUB_TOKEN when it is unset, so `require_secret("finnhubToken")` is satisfied.
+PLACEHOLDER_TOKEN = "preview-placeholder-not-a-finnhub-token"
+# Nothing listens on port 1 of loopback: connections are refused at once, nothing leaves the host.
+UNREACHABLE_SERVER = "https://127.0.0.1:1"
+
+# What `terraform-bootstrap/outputs.tf` yields with the defaults of `variables.tf` (and, for eks,
+# `eks.tfvars`); the eks account id is a placeholder, as no AWS account is reachable from here.
+BOOTSTRAP_OUTPUTS = {
+    "minikube": {"namespace": "finnhub", "registry_url": "localhost:5000"},
+    "eks": {
+        "namespace": "finnhub",
+        "registry_url": "000000000000.dkr.ecr.eu-central-1.amazonaws.com",
+    },
+}
+
+
+@dataclass(frozen=True)
+class PreviewPaths:
+    project: Path
+    backend: Path
+    home: Path
+    kubeconfig: Path
+    bootstrap_state: Path
+
+    @classmethod
+    def under(cls, state_dir: Path, stack: str) -> PreviewPaths:
+        return cls(
+            project=state_dir / "project",
+            backend=state_dir / "backend",
+            home=state_dir / "home",
+            kubeconfig=state_dir / "kubeconfig",
+            bootstrap_state=state_dir / "bootstrap" / f"{stack}.tfstate",
+        )
+
+
+def staged_stack_config(
+    committed: dict[str, Any], previous: dict[str, Any] | None, project: str, bootstrap_state: str
+) -> dict[str, Any]:
+    """The committed stack config, minus what the throwaway passphrase cannot decrypt.
+
+    Secure values and the salt of the real secrets provider are dropped (the preview sets its own);
+    the salt of an earlier staged copy is kept, as the backend's stack was created with it. The
+    Terraform state is read from a local file, the only source reachable offline.
+    """
+    staged = {k: v for k, v in committed.items() if k not in ("encryptionsalt", "secretsprovider")}
+    config = {
+        key: value
+        for key, value in (committed.get("config") or {}).items()
+        if not (isinstance(value, dict) and "secure" in value)
+    }
+    config[f"{project}:terraformState"] = {"backend": "local", "path": bootstrap_state}
+    staged["config"] = config
+    if previous and "encryptionsalt" in previous:
+        staged["encryptionsalt"] = previous["encryptionsalt"]
+    return staged
+
+
+def kube_contexts(stack_config: dict[str, Any], project: str) -> list[str]:
+    cluster = (stack_config.get("config") or {}).get(f"{project}:cluster") or {}
+    return sorted({cluster.get("kubeContext", "minikube"), "minikube"})
+
+
+def unreachable_kubeconfig(contexts: list[str]) -> dict[str, Any]:
+    """A kubeconfig that names the stack's contexts, all on a server that refuses connections."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {"name": "unreachable", "cluster": {"server": UNREACHABLE_SERVER}},
+        ],
+        "users": [{"name": "nobody", "user": {"token": "unused"}}],
+        "contexts": [
+            {"name": name, "context": {"cluster": "unreachable", "user": "nobody"}}
+            for name in contexts
+        ],
+        "current-context": contexts[0],
+    }
+
+
+def terraform_state(outputs: dict[str, str]) -> dict[str, Any]:
+    """A minimal Terraform state file (format 4) with string outputs."""
+    return {
+        "version": 4,
+        "terraform_version": "1.9.0",
+        "serial": 1,
+        "lineage": "finnhub-preview",
+        "outputs": {name: {"value": value, "type": "string"} for name, value in outputs.items()},
+        "resources": [],
+    }
+
+
+def read_yaml(path: Path) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def stage_project(stack: str, paths: PreviewPaths) -> None:
+    """Copy the project's Pulumi files under .state so the engine may write to them freely."""
+    project_file = read_yaml(ROOT / "Pulumi.yaml")
+    if project_file is None:
+        raise SystemExit(f"no Pulumi.yaml in {ROOT}: the Pulumi program is not there yet")
+    committed = read_yaml(ROOT / f"Pulumi.{stack}.yaml")
+    if committed is None:
+        raise SystemExit(f"no Pulumi.{stack}.yaml in {ROOT}: unknown stack {stack!r}")
+    project = project_file["name"]
+
+    paths.project.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ROOT / "Pulumi.yaml", paths.project / "Pulumi.yaml")
+    main = str(project_file.get("main", ".")).rstrip("/")
+    if main not in ("", "."):
+        link = paths.project / main
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(ROOT / main, target_is_directory=True)
+
+    real_state = ROOT / "terraform-bootstrap" / "terraform.tfstate"
+    tf_config = (committed.get("config") or {}).get(f"{project}:terraformState") or {}
+    if tf_config.get("backend", "local") == "local" and real_state.exists():
+        state_path = real_state
+    else:
+        state_path = paths.bootstrap_state
+        state_path.parent.mkdir(parents=True, exist_ok=True)
+        outputs = BOOTSTRAP_OUTPUTS.get(stack, BOOTSTRAP_OUTPUTS["minikube"])
+        state_path.write_text(json.dumps(terraform_state(outputs), indent=2) + "\n")
+
+    stack_file = paths.project / f"Pulumi.{stack}.yaml"
+    staged = staged_stack_config(
+        committed, read_yaml(stack_file), project, os.path.relpath(state_path, ROOT)
+    )
+    stack_file.write_text(yaml.safe_dump(staged, sort_keys=False))
+
+    kubeconfig = unreachable_kubeconfig(kube_contexts(committed, project))
+    paths.kubeconfig.write_text(yaml.safe_dump(kubeconfig, sort_keys=False))
+
+
+def preview_environment(paths: PreviewPaths) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "PATH": f"{BIN_DIR}{os.pathsep}{env.get('PATH', '')}",
+            "PULUMI_HOME": str(paths.home),
+            "KUBECONFIG": str(paths.kubeconfig),
+            # The engine must neither look for a newer CLI nor download a plugin: everything it
+            # runs comes from .cache/pulumi/bin on PATH.
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            "PULUMI_IGNORE_AMBIENT_PLUGINS": "false",
+            "PULUMI_SKIP_CONFIRMATIONS": "true",
+            # The language host's uv toolchain syncs before running; the lock is the contract.
+            "UV_FROZEN": "1",
+        }
+    )
+    env.setdefault("PULUMI_CONFIG_PASSPHRASE", LOCAL_PASSPHRASE)
+    env.pop("PULUMI_ACCESS_TOKEN", None)
+    return env
+
+
+def pulumi(args: list[str], paths: PreviewPaths, env: dict[str, str], **kwargs: Any) -> int:
+    command = [str(BIN_DIR / "pulumi"), "--non-interactive", *args]
+    return subprocess.run(command, cwd=paths.project, env=env, check=False, **kwargs).returncode
+
+
+def must(returncode: int, what: str) -> None:
+    if returncode != 0:
+        raise SystemExit(f"pulumi {what} failed (exit {returncode}); see its output above")
+
+
+def run_preview(stack: str, extra_args: list[str]) -> int:
+    paths = PreviewPaths.under(STATE_DIR, stack)
+    stage_project(stack, paths)
+    paths.backend.mkdir(parents=True, exist_ok=True)
+    paths.home.mkdir(parents=True, exist_ok=True)
+    env = preview_environment(paths)
+
+    must(
+        pulumi(["login", f"file://{paths.backend}"], paths, env, stdout=subprocess.DEVNULL), "login"
+    )
+    must(
+        pulumi(
+            ["stack", "select", "--create", "--secrets-provider", "passphrase", stack], paths, env
+        ),
+        "stack select",
+    )
+    # The secret travels on stdin, never in argv.
+    token = os.environ.get("FINNHUB_TOKEN") or PLACEHOLDER_TOKEN
+    must(
+        pulumi(
+            ["config", "set", "--secret", "finnhubToken"],
+            paths,
+            env,
+            input=token,
+            text=True,
+            stdout=subprocess.DEVNULL,
+        ),
+        "config set",
+    )
+    return pulumi(["preview", "--diff", "--stack", stack, *extra_args], paths, env)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stack", default="minikube", help="stack to preview (minikube, eks)")
+    parser.add_argument(
+        "--skip-install", action="store_true", help="do not run tools/pulumi/install.sh first"
+    )
+    args, extra = parser.parse_known_args(argv)
+    if not args.skip_install:
+        subprocess.run(["bash", str(INSTALL_SCRIPT)], check=True)
+    return run_preview(args.stack, extra)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
