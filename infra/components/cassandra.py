@@ -201,13 +201,21 @@ def statefulset_manifest(
     }
 
 
-def schema_job_script(namespace: str, cfg: CassandraConfig) -> str:
-    """The schema Job's shell script; see the module docstring for what it does and why."""
+def schema_job_script(
+    namespace: str,
+    cfg: CassandraConfig,
+    work_dir: str = "/work",
+    schema_dir: str = "/schema",
+    retry_seconds: int = 5,
+    deadline_seconds: int = 900,
+) -> str:
+    """The schema Job's shell script; see the module docstring for what it does and why.
+    Directories and timing are parameters so tests can run the script against a fake cqlsh."""
     host = contact_points(namespace)
     rf = cfg.replication_factor
     return f"""set -eu
 umask 077
-work=/work
+work={work_dir}
 host={host}
 port={CQL_PORT}
 nts="{{'class': 'NetworkTopologyStrategy', '{DATACENTER}': {rf}}}"
@@ -222,14 +230,14 @@ probe() {{
     -e 'SELECT release_version FROM system.local' >/dev/null 2>&1
 }}
 
-deadline=$(( $(date +%s) + 900 ))
+deadline=$(( $(date +%s) + {deadline_seconds} ))
 login=""
 while [ -z "$login" ]; do
   if probe admin.cred; then login=admin.cred
   elif probe default.cred; then login=default.cred
   elif [ "$(date +%s)" -ge "$deadline" ]; then
-    echo "Cassandra at $host:$port accepted no CQL login within 900 s" >&2; exit 1
-  else sleep 5
+    echo "Cassandra at $host:$port accepted no CQL login within {deadline_seconds} s" >&2; exit 1
+  else sleep {retry_seconds}
   fi
 done
 
@@ -242,7 +250,7 @@ EOF
   as_admin -e "ALTER ROLE cassandra WITH SUPERUSER = false AND LOGIN = false"
 fi
 
-as_admin -f /schema/{SCHEMA_FILE}
+as_admin -f {schema_dir}/{SCHEMA_FILE}
 cat > "$work/roles.cql" <<EOF
 ALTER KEYSPACE {KEYSPACE} WITH replication = $nts;
 ALTER KEYSPACE system_auth WITH replication = $nts;

@@ -194,20 +194,23 @@ def statefulset_manifest(
     }
 
 
-def topics_script(namespace: str, cfg: KafkaConfig) -> str:
-    """Wait for the brokers (bounded retries), then create or update both topics idempotently."""
+def topics_script(
+    namespace: str, cfg: KafkaConfig, kafka_bin: str = "/opt/kafka/bin", retry_seconds: int = 5
+) -> str:
+    """Wait for the brokers (bounded retries), then create or update both topics idempotently.
+    The tools' folder and the retry delay are parameters so tests can run it with fakes."""
     server = bootstrap_servers(namespace)
     topics = [(TOPIC, cfg.retention_ms), (DLQ_TOPIC, cfg.dlq_retention_ms)]
     lines = [
         "set -eu",
-        "bin=/opt/kafka/bin",
+        f"bin={kafka_bin}",
         "attempt=0",
         f'until "$bin/kafka-topics.sh" --bootstrap-server {server} --list >/dev/null 2>&1; do',
         "  attempt=$((attempt + 1))",
         '  if [ "$attempt" -ge 60 ]; then',
         f'    echo "Kafka at {server} did not answer after $attempt attempts" >&2; exit 1',
         "  fi",
-        "  sleep 5",
+        f"  sleep {retry_seconds}",
         "done",
     ]
     for topic, retention in topics:
