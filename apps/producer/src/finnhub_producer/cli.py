@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 import structlog
+from confluent_kafka import KafkaException
 from pydantic import ValidationError
 
 from finnhub_producer.encode import TradeEncoder
@@ -42,19 +43,24 @@ def run_producer(
         if unknown:
             log.error("unknown_symbols", symbols=list(unknown))
             return 2
+    encoder = TradeEncoder()
+    try:
+        producer = TradeProducer(
+            producer_config(settings),
+            settings.kafka_topic,
+            settings.kafka_dlq_topic,
+            encoder.fingerprint,
+            metrics,
+            dlq_source=url_for_logs(settings.finnhub_ws_url),
+        )
+    except KafkaException as exc:
+        # librdkafka refuses inconsistent settings (say linger above the delivery timeout).
+        log.error("kafka_config_rejected", error=str(exc.args[0].str()))
+        return 2
     server = MetricsServer(
         metrics, settings.metrics_host, settings.metrics_port, settings.liveness_timeout_s
     )
     server.start()
-    encoder = TradeEncoder()
-    producer = TradeProducer(
-        producer_config(settings),
-        settings.kafka_topic,
-        settings.kafka_dlq_topic,
-        encoder.fingerprint,
-        metrics,
-        dlq_source=url_for_logs(settings.finnhub_ws_url),
-    )
     ingestor = FrameIngestor(encoder, producer, metrics)
 
     def on_idle() -> None:

@@ -54,7 +54,11 @@ class TradeProducer:
         metrics: ProducerMetrics,
         dlq_source: str = "finnhub-producer",
     ) -> None:
-        self._producer = Producer({**config, "error_cb": self._on_error})
+        # librdkafka's own log lines go through structlog too, so stderr stays one JSON event
+        # per line.
+        self._producer = Producer(
+            {**config, "error_cb": self._on_error, "logger": structlog.get_logger("librdkafka")}
+        )
         self._topic = topic
         self._dlq_topic = dlq_topic
         self._headers = [(FINGERPRINT_HEADER, fingerprint)]
