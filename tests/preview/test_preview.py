@@ -36,6 +36,10 @@ COMPONENT_TYPES = {
     "finnhub:infra:NetworkPolicies",
 }
 
+# The first test may build the toolchain (cold: tens of minutes on two shared cores), and pytest's
+# timeout covers fixture set-up.
+pytestmark = pytest.mark.timeout(3600)
+
 # The infra tests' harness runs the program under mocks; its record is what the plan must hold.
 sys.path.insert(0, str(REPO_ROOT / "tests" / "infra"))
 from infra_harness import run_program  # noqa: E402

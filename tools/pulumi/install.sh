@@ -14,7 +14,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 bin_dir="${PULUMI_TOOLCHAIN_BIN:-$root/.cache/pulumi/bin}"
-src_dir="$root/.cache/pulumi/src"
+src_dir="$bin_dir/../src"
 
 cli_version="v3.274.1"
 k8s_provider_module="github.com/pulumi/pulumi-kubernetes/provider/v4"

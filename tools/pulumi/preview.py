@@ -38,6 +38,7 @@ LOCAL_PASSPHRASE = "finnhub-local-preview-only"
 PLACEHOLDER_TOKEN = "preview-placeholder-not-a-finnhub-token"
 # Nothing listens on port 1 of loopback: connections are refused at once, nothing leaves the host.
 UNREACHABLE_SERVER = "https://127.0.0.1:1"
+UNREACHABLE_PROXY = "http://127.0.0.1:1"
 
 # What `terraform-bootstrap/outputs.tf` yields with the defaults of `variables.tf` (and, for eks,
 # `eks.tfvars`); the eks account id is a placeholder, as no AWS account is reachable from here.
@@ -187,6 +188,12 @@ def preview_environment(paths: PreviewPaths) -> dict[str, str]:
             "UV_FROZEN": "1",
         }
     )
+    # Anything that would reach beyond this machine (a Helm chart repository, say) goes to a proxy
+    # on loopback that refuses at once; the engine's own gRPC traffic stays direct.
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        env[name] = UNREACHABLE_PROXY
+    for name in ("NO_PROXY", "no_proxy"):
+        env[name] = "127.0.0.1,localhost,::1"
     env.setdefault("PULUMI_CONFIG_PASSPHRASE", LOCAL_PASSPHRASE)
     env.pop("PULUMI_ACCESS_TOKEN", None)
     return env
