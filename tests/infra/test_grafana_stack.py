@@ -1,0 +1,124 @@
+"""GrafanaStack alone under mocks: datasource and every dashboard provisioned from files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from finnhub_infra.components.grafana import (
+    DATASOURCE_TYPE,
+    GrafanaStack,
+    GrafanaStackArgs,
+    load_dashboards,
+)
+from finnhub_infra.config import GrafanaConfig
+from infra_harness import REPO_ROOT, Rendered, run_mocked
+
+
+def render(dashboards: dict[str, str], admin_password: str | None = None) -> Rendered:
+    def body() -> object:
+        return GrafanaStack(
+            "grafana",
+            GrafanaStackArgs(
+                namespace="pipeline",
+                config=GrafanaConfig(),
+                dashboards=dashboards,
+                cassandra_hosts="cassandra.pipeline.svc.cluster.local",
+                cassandra_port=9042,
+                cassandra_keyspace="market",
+                cassandra_credentials_secret="cassandra-credentials",
+                admin_password=admin_password,
+            ),
+        )
+
+    return run_mocked(body)
+
+
+@pytest.fixture
+def dashboards_dir(tmp_path: Path) -> Path:
+    (tmp_path / "a.json").write_text(json.dumps({"title": "A", "panels": []}))
+    (tmp_path / "b.json").write_text(json.dumps({"title": "B", "panels": []}))
+    (tmp_path / "notes.md").write_text("not a dashboard")
+    return tmp_path
+
+
+def test_every_json_file_in_the_folder_is_provisioned(dashboards_dir: Path) -> None:
+    dashboards = load_dashboards(dashboards_dir)
+    cm = render(dashboards).manifest("ConfigMap", "grafana-dashboards")
+    assert sorted(cm["data"]) == ["a.json", "b.json"]
+    assert json.loads(cm["data"]["a.json"])["title"] == "A"
+
+
+def test_a_json_file_that_is_not_a_dashboard_object_is_rejected(tmp_path: Path) -> None:
+    (tmp_path / "list.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match=r"list\.json"):
+        load_dashboards(tmp_path)
+
+
+def test_committed_dashboards_are_found_and_use_the_fixed_datasource_uid() -> None:
+    folder = REPO_ROOT / GrafanaConfig().dashboards_dir
+    dashboards = load_dashboards(folder)
+    if not dashboards:
+        pytest.skip(f"no dashboard JSON committed under {folder} yet")
+    for name, text in dashboards.items():
+        refs = []
+
+        def collect(node: object, refs: list[dict[str, str]] = refs) -> None:
+            if isinstance(node, dict):
+                if node.get("type") == DATASOURCE_TYPE and "uid" in node:
+                    refs.append(node)
+                for value in node.values():
+                    collect(value)
+            elif isinstance(node, list):
+                for value in node:
+                    collect(value)
+
+        collect(json.loads(text))
+        assert all(ref["uid"] == "cassandra" for ref in refs), name
+
+
+def test_datasource_is_the_cassandra_plugin_with_a_fixed_uid_and_env_password(
+    dashboards_dir: Path,
+) -> None:
+    cm = render(load_dashboards(dashboards_dir)).manifest("ConfigMap", "grafana-provisioning")
+    (source,) = yaml.safe_load(cm["data"]["datasources.yaml"])["datasources"]
+    assert source["type"] == "hadesarchitect-cassandra-datasource"
+    assert source["uid"] == "cassandra"
+    assert source["url"] == "cassandra.pipeline.svc.cluster.local:9042"
+    assert source["jsonData"]["keyspace"] == "market"
+    assert source["secureJsonData"]["password"] == "$CASSANDRA_PASSWORD"
+    assert source["editable"] is False
+
+
+def test_dashboards_are_read_only_files(dashboards_dir: Path) -> None:
+    cm = render(load_dashboards(dashboards_dir)).manifest("ConfigMap", "grafana-provisioning")
+    (provider,) = yaml.safe_load(cm["data"]["dashboards.yaml"])["providers"]
+    assert provider["type"] == "file"
+    assert provider["allowUiUpdates"] is False
+
+
+def test_grafana_installs_the_plugin_and_allows_500ms_refresh(dashboards_dir: Path) -> None:
+    deployment = render(load_dashboards(dashboards_dir)).manifest("Deployment", "grafana")
+    env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["GF_DASHBOARDS_MIN_REFRESH_INTERVAL"]["value"] == "500ms"
+    assert env["GF_PLUGINS_PREINSTALL_SYNC"]["value"].startswith(DATASOURCE_TYPE + "@")
+    assert env["GF_SECURITY_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "grafana-admin"
+
+
+def test_a_configured_admin_password_is_used_instead_of_a_generated_one() -> None:
+    rendered = render({}, admin_password="chosen-password")
+    secret = rendered.manifest("Secret", "grafana-admin")
+    assert secret["stringData"]["admin-password"] == "chosen-password"
+    assert not rendered.of_type("random:index/randomPassword:RandomPassword")
+
+
+def test_changed_dashboards_roll_the_deployment() -> None:
+    def config_hash(rendered: Rendered) -> str:
+        template = rendered.manifest("Deployment", "grafana")["spec"]["template"]
+        return template["metadata"]["annotations"]["finnhub/config-sha256"]
+
+    one = config_hash(render({"a.json": '{"title": "A"}'}))
+    other = config_hash(render({"a.json": '{"title": "B"}'}))
+    assert one != other

@@ -1,0 +1,92 @@
+"""SparkOperatorStack alone under mocks: the operator release, driver RBAC, the SparkApplication."""
+
+from __future__ import annotations
+
+from finnhub_infra.components.spark_operator import (
+    MAIN_APPLICATION_FILE,
+    SparkOperatorStack,
+    SparkOperatorStackArgs,
+)
+from finnhub_infra.config import SparkConfig
+from infra_harness import Rendered, run_mocked
+
+IMAGE = "registry.test/finnhub-processor@sha256:" + "1" * 64
+
+
+def render(cfg: SparkConfig) -> Rendered:
+    def body() -> object:
+        return SparkOperatorStack(
+            "spark",
+            SparkOperatorStackArgs(
+                namespace="pipeline",
+                config=cfg,
+                storage_class="standard",
+                checkpoint_access_mode="ReadWriteOnce",
+                processor_image=IMAGE,
+                kafka_bootstrap_servers="kafka:9092",
+                kafka_topic="market",
+                kafka_dlq_topic="market.dlq",
+                cassandra_hosts="cassandra",
+                cassandra_port=9042,
+                cassandra_keyspace="market",
+                cassandra_credentials_secret="cassandra-credentials",
+            ),
+        )
+
+    return run_mocked(body)
+
+
+def test_operator_watches_only_the_pipeline_namespace_from_its_own() -> None:
+    rendered = render(SparkConfig())
+    (release,) = rendered.of_type("kubernetes:helm.sh/v3:Release")
+    values = release.inputs["values"]
+    assert values["spark"]["jobNamespaces"] == ["pipeline"]
+    assert values["spark"]["serviceAccount"]["create"] is False
+    assert rendered.manifest("Namespace", "spark-operator")
+    assert release.inputs["namespace"] == "spark-operator"
+
+
+def test_operator_pods_have_resource_limits() -> None:
+    (release,) = render(SparkConfig()).of_type("kubernetes:helm.sh/v3:Release")
+    for part in ("controller", "webhook"):
+        assert release.inputs["values"][part]["resources"]["limits"]
+
+
+def test_driver_account_may_manage_only_namespaced_pod_resources() -> None:
+    rendered = render(SparkConfig())
+    role = rendered.manifest("Role", "spark-driver")
+    (rule,) = role["rules"]
+    assert set(rule["resources"]) == {"pods", "services", "configmaps", "persistentvolumeclaims"}
+    binding = rendered.manifest("RoleBinding", "spark-driver")
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "spark-driver", "namespace": "pipeline"}
+    ]
+    app = rendered.manifest("SparkApplication", "finnhub-processor")
+    assert app["spec"]["driver"]["serviceAccount"] == "spark-driver"
+
+
+def test_application_runs_the_processor_image_entry_file_as_a_restarting_stream() -> None:
+    spec = render(SparkConfig()).manifest("SparkApplication", "finnhub-processor")["spec"]
+    assert spec["type"] == "Python"
+    assert spec["image"] == IMAGE
+    assert spec["mainApplicationFile"] == MAIN_APPLICATION_FILE
+    assert spec["sparkVersion"] == "4.2.0"
+    assert spec["restartPolicy"]["type"] == "Always"
+
+
+def test_checkpoints_live_on_a_claim_mounted_in_driver_and_executors() -> None:
+    rendered = render(SparkConfig())
+    spec = rendered.manifest("SparkApplication", "finnhub-processor")["spec"]
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert volumes["checkpoints"]["persistentVolumeClaim"]["claimName"] == "processor-checkpoints"
+    for role in ("driver", "executor"):
+        env = {e["name"]: e.get("value") for e in spec[role]["env"]}
+        mounts = {m["name"]: m["mountPath"] for m in spec[role]["volumeMounts"]}
+        assert env["CHECKPOINT_DIR"] == mounts["checkpoints"]
+    assert rendered.manifest("PersistentVolumeClaim", "processor-checkpoints")
+
+
+def test_executor_count_and_sizes_follow_the_config() -> None:
+    cfg = SparkConfig(executor_instances=4, executor_memory="3g", executor_cores=2)
+    executor = render(cfg).manifest("SparkApplication", "finnhub-processor")["spec"]["executor"]
+    assert (executor["instances"], executor["memory"], executor["cores"]) == (4, "3g", 2)

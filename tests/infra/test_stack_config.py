@@ -1,0 +1,85 @@
+"""The typed stack config and the two stack files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+from finnhub_infra.config import StackConfig, parse_stack_config
+from infra_harness import REPO_ROOT
+from pydantic import ValidationError
+
+# What may differ between minikube and eks: sizes, replication, storage, state and cluster.
+MAY_DIFFER = {
+    "target",
+    "cluster",
+    "terraformState",
+    "kafka",
+    "cassandra",
+    "spark",
+}
+SIZING_KEYS = {
+    "replicas",
+    "replicationFactor",
+    "topicReplicationFactor",
+    "topicPartitions",
+    "storageSize",
+    "heap",
+    "resources",
+    "executorInstances",
+    "executorMemory",
+    "driverMemory",
+    "checkpointAccessMode",
+    "checkpointStorageClass",
+    "checkpointSize",
+}
+
+
+def stack_raw(stack: str) -> dict[str, Any]:
+    config = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    assert all(key.startswith("finnhub-pipeline:") for key in config)
+    return {key.split(":", 1)[1]: value for key, value in config.items()}
+
+
+@pytest.mark.parametrize("stack", ["minikube", "eks"])
+def test_stack_file_parses_into_the_typed_config(stack: str) -> None:
+    cfg = parse_stack_config(stack_raw(stack))
+    assert cfg.target == stack
+
+
+def test_stacks_differ_only_in_sizing_storage_state_and_cluster() -> None:
+    minikube, eks = stack_raw("minikube"), stack_raw("eks")
+    differing = {k for k in minikube.keys() | eks.keys() if minikube.get(k) != eks.get(k)}
+    assert differing <= MAY_DIFFER
+    for section in ("kafka", "cassandra", "spark"):
+        assert set(eks.get(section, {})) <= SIZING_KEYS, section
+
+
+def test_no_secret_is_written_in_plain_text_in_a_stack_file() -> None:
+    for stack in ("minikube", "eks"):
+        text = (REPO_ROOT / f"Pulumi.{stack}.yaml").read_text().lower()
+        for word in ("token:", "password:"):
+            assert word not in text
+
+
+def test_unknown_keys_are_rejected_as_typos() -> None:
+    with pytest.raises(ValidationError, match="replica"):
+        parse_stack_config({"kafka": {"replica": 3}})
+
+
+def test_s3_state_needs_bucket_key_and_region() -> None:
+    with pytest.raises(ValidationError, match="bucket, key and region"):
+        parse_stack_config({"terraformState": {"backend": "s3", "bucket": "b"}})
+
+
+def test_topic_replication_cannot_exceed_the_brokers() -> None:
+    with pytest.raises(ValidationError, match="topicReplicationFactor"):
+        parse_stack_config({"kafka": {"replicas": 1, "topicReplicationFactor": 3}})
+
+
+def test_defaults_are_a_single_node_minikube() -> None:
+    cfg = StackConfig()
+    assert cfg.kafka.replicas == cfg.cassandra.replicas == 1
+    assert cfg.cassandra.replication_factor == 1
+    assert cfg.cluster.kube_context == "minikube"
