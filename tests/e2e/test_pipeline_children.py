@@ -2,6 +2,8 @@
 
 import os
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -116,3 +118,26 @@ def test_a_dead_child_is_reported_as_failed(tmp_path: Path) -> None:
             time.sleep(0.05)
         assert pipeline.failed_child() is dead
         assert "dead: exited 4" in status_line(pipeline.children)
+
+
+def test_children_do_not_outlive_a_killed_orchestrator(tmp_path: Path) -> None:
+    orchestrator = (
+        "import os, pathlib, sys\n"
+        "from local_stack.pipeline import Child, ChildSpec\n"
+        "child = Child(ChildSpec('sleeper', ('sleep', '300')), pathlib.Path(sys.argv[1]))\n"
+        "child.start()\n"
+        "print(child.pid, flush=True)\n"
+        "os._exit(0)  # no cleanup at all, as after SIGKILL\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", orchestrator, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    pid = int(result.stdout.strip())
+    deadline = time.monotonic() + 5
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid)

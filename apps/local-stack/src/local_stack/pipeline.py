@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import os
 import re
 import shutil
@@ -37,6 +38,7 @@ from local_stack.stack import LocalStack
 
 DEFAULT_SYMBOLS = ("BINANCE:BTCUSDT", "BINANCE:ETHUSDT", "BINANCE:XRPUSDT", "BINANCE:DOGEUSDT")
 FAKE_FEED_READY = re.compile(r"listening on (ws://\S+)")
+PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 
 
 class PipelineError(Exception):
@@ -131,6 +133,12 @@ def processor_spec(
     return ChildSpec("processor", ("finnhub-processor",), env, stop_timeout_s)
 
 
+def _exit_with_parent() -> None:
+    # Runs in the child between fork and exec: the kernel sends SIGTERM (which producer and
+    # processor handle cleanly) if the orchestrator dies, even by SIGKILL, so no child outlives it.
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class Child:
     """A running child process in its own session, its output in `<log_dir>/<name>.log`."""
 
@@ -157,6 +165,7 @@ class Child:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_exit_with_parent,
             )
 
     def exit_code(self) -> int | None:
@@ -278,7 +287,9 @@ def run_pipeline(settings: PipelineSettings, print_line: Callable[[str], None] =
     """Set up and start everything, show the live view until Ctrl-C, stop what we started."""
     token_set = settings.finnhub_token is not None
     print_line(feed_notice(token_set))
-    stack = LocalStack(on_event=lambda message: print_line(f"local-stack: {message}"))
+    stack = LocalStack(
+        on_event=lambda message: print_line(f"local-stack: {message}"), stop_with_parent=True
+    )
     running_before = [status.name for status in stack.status() if status.running]
     endpoints = stack.up()
     symbols = settings.finnhub_symbols
