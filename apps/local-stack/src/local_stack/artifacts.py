@@ -7,6 +7,7 @@ A marker holding the pom's fingerprint makes a second run skip Maven entirely.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib.util
 import re
@@ -168,7 +169,14 @@ class JarResolver:
     def jars(self, jar_set: JarSet, progress: ProgressCallback | None = None) -> list[Path]:
         """The jar files of `jar_set`, calling Maven first only if they are not resolved yet."""
         if not self.is_resolved(jar_set):
-            self.resolve(jar_set, progress)
+            lock_file = self.jar_dir(jar_set).with_suffix(".lock")
+            lock_file.parent.mkdir(parents=True, exist_ok=True)
+            # Several test sessions or `up`s may start at once on a fresh clone: one resolves,
+            # the others wait for it and then find the marker.
+            with lock_file.open("w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                if not self.is_resolved(jar_set):
+                    self.resolve(jar_set, progress)
         return sorted(self.jar_dir(jar_set).glob("*.jar"))
 
     def resolve(self, jar_set: JarSet, progress: ProgressCallback | None = None) -> None:
