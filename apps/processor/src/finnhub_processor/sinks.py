@@ -118,7 +118,7 @@ def connect(settings: ProcessorSettings) -> Session:
 # One session per Python worker process, reused by every task that worker runs: connecting
 # costs far more than a micro-batch's writes. Keyed by target so tests may point elsewhere.
 _SESSIONS: dict[tuple[str, int, str | None], Session] = {}
-_PREPARED: dict[tuple[int, str], PreparedStatement] = {}
+_PREPARED: dict[tuple[int, str, str], PreparedStatement] = {}
 
 
 def _retrying(settings: ProcessorSettings) -> Retrying:
@@ -147,7 +147,7 @@ def prepared_insert(
     session: Session, settings: ProcessorSettings, table: CassandraTable
 ) -> PreparedStatement:
     """The table's INSERT, prepared once per session (with retries: preparing needs a node)."""
-    key = (id(session), table.name)
+    key = (id(session), settings.cassandra_keyspace, table.name)
     statement = _PREPARED.get(key)
     if statement is None:
         for attempt in _retrying(settings):
