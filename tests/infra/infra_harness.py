@@ -43,6 +43,9 @@ class Rendered:
 
     resources: list[Registered] = field(default_factory=list)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # URN of each resource's parent, and the output names each component registered.
+    parents: dict[str, str] = field(default_factory=dict)
+    registered_outputs: dict[str, set[str]] = field(default_factory=dict)
 
     def of_type(self, typ: str) -> list[Registered]:
         return [r for r in self.resources if r.typ == typ]
@@ -111,6 +114,26 @@ class RecordingMocks(pulumi.runtime.Mocks):
         raise AssertionError(f"unexpected invoke {args.token}")
 
 
+class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
+    """The mocks' engine, also noting the parent of every resource and each component's
+    `register_outputs`, which `Mocks.new_resource` does not see."""
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self.rendered = mocks.rendered
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.rendered.parents[response.urn] = request.parent
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:
+        outputs = pulumi.runtime.rpc.deserialize_properties(request.outputs)
+        self.rendered.registered_outputs[request.urn] = set(outputs)
+        return super().RegisterResourceOutputs(request)
+
+
 def stack_config(stack: str, secrets: dict[str, str]) -> tuple[dict[str, str], list[str]]:
     """A stack file's config as the engine hands it to the program (values JSON-encoded)."""
     raw = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
@@ -133,11 +156,9 @@ def run_mocked(
 ) -> Rendered:
     """Run `body` (which creates resources) under fresh mocks; wait for every registration."""
     rendered = Rendered()
+    mocks = RecordingMocks(rendered, TF_OUTPUTS if tf_outputs is None else tf_outputs)
     pulumi.runtime.set_mocks(
-        RecordingMocks(rendered, TF_OUTPUTS if tf_outputs is None else tf_outputs),
-        project=PROJECT,
-        stack=stack,
-        preview=False,
+        mocks, project=PROJECT, stack=stack, preview=False, monitor=RecordingMonitor(mocks)
     )
     pulumi.runtime.set_all_config(config or {}, secret_keys or [])
 

@@ -195,3 +195,27 @@ def test_kubernetes_resources_use_the_stacks_provider(any_stack: Rendered) -> No
     for r in any_stack.resources:
         if r.typ.startswith("kubernetes:"):
             assert r.provider is not None and "::cluster::" in r.provider, r.name
+
+
+def urn_type(urn: str) -> str:
+    # urn:pulumi:<stack>::<project>::<parent types$>type::name
+    return urn.split("::")[2].split("$")[-1]
+
+
+def test_every_resource_is_a_child_of_its_component(any_stack: Rendered) -> None:
+    assert len(any_stack.parents) == len(any_stack.resources)
+    for urn, parent in any_stack.parents.items():
+        typ = urn_type(urn)
+        if typ.startswith("finnhub:infra:") or typ.startswith("pulumi:providers:"):
+            assert urn_type(parent) == "pulumi:pulumi:Stack", urn
+        else:
+            assert urn_type(parent) in COMPONENT_TYPES, urn
+
+
+def test_every_component_registers_the_outputs_others_need(any_stack: Rendered) -> None:
+    by_type = {urn_type(urn): names for urn, names in any_stack.registered_outputs.items()}
+    assert set(by_type) >= COMPONENT_TYPES
+    assert {"bootstrap_servers", "topic", "dlq_topic"} <= by_type["finnhub:infra:KafkaStack"]
+    assert {"contact_points", "credentials_secret_name"} <= by_type["finnhub:infra:CassandraStack"]
+    assert {"producer", "processor"} <= by_type["finnhub:infra:AppImages"]
+    assert {"admin_secret_name", "service_name"} <= by_type["finnhub:infra:GrafanaStack"]
