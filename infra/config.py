@@ -136,7 +136,7 @@ class SparkConfig(ConfigModel):
 
 class GrafanaConfig(ConfigModel):
     image: str = "grafana/grafana:12.1.1"
-    cassandra_plugin: str = "hadesarchitect-cassandra-datasource@3.0.0"
+    cassandra_plugin: str = "hadesarchitect-cassandra-datasource@3.1.0"
     dashboards_dir: str = "dashboards/grafana"
     admin_user: str = "admin"
     resources: Resources = _resources("100m", "256Mi", "500m", "512Mi")

@@ -82,7 +82,6 @@ def datasource_provisioning(host: str, port: int, keyspace: str) -> str:
                     "keyspace": keyspace,
                     "user": "$CASSANDRA_USERNAME",
                     "consistency": "ONE",
-                    "timeout": 10,
                 },
                 "secureJsonData": {"password": "$CASSANDRA_PASSWORD"},
             }
