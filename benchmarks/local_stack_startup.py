@@ -3,8 +3,9 @@
     uv run python benchmarks/local_stack_startup.py          # warm: jars already in .cache
     uv run python benchmarks/local_stack_startup.py --cold   # also: empty cache + empty Maven repo
 
-Prints, side by side: jar resolution cold vs. already cached (--cold), first start on an empty
-state dir vs. restart on existing data, each service's time to answer and its resident memory.
+Prints, side by side: jar resolution cold vs. already cached (--cold); start on an empty state
+dir with the JVM's full JIT (the baseline) vs. the default C1-only JIT, and a restart on existing
+data: each service's time to answer and its resident memory.
 Runs on free loopback ports with temporary folders, so it does not disturb a running stack.
 """
 
@@ -72,16 +73,26 @@ def main() -> None:
             print(f"{'seconds':<28}{cold_s:>20.1f}{cached_s:>12.3f}")
             print(f"{'files downloaded':<28}{downloads:>20}{0:>12}\n")
 
+        columns = {}
+        baseline = LocalStack(
+            _settings(state_dir=root / "baseline", quick_start_jit=False), stop_with_parent=True
+        )
         stack = LocalStack(_settings(state_dir=root / "state"), stop_with_parent=True)
         try:
-            first = start_figures(stack)
+            columns["full JIT, fresh"] = start_figures(baseline)
+            baseline.down()
+            columns["C1 only, fresh"] = start_figures(stack)
             stack.down()
-            restart = start_figures(stack)
+            columns["C1 only, restart"] = start_figures(stack)
         finally:
+            baseline.down()
             stack.down()
-        print(f"{'start (jars cached)':<28}{'empty state dir':>20}{'restart':>12}")
-        for key in first:
-            print(f"{key:<28}{first[key]:>20.1f}{restart.get(key, float('nan')):>12.1f}")
+        print(f"{'start (jars cached)':<28}" + "".join(f"{label:>20}" for label in columns))
+        for key in columns["full JIT, fresh"]:
+            print(
+                f"{key:<28}"
+                + "".join(f"{c.get(key, float('nan')):>20.1f}" for c in columns.values())
+            )
 
 
 if __name__ == "__main__":

@@ -114,3 +114,15 @@ def test_defaults_match_the_design_contract(monkeypatch) -> None:
     assert settings.resolved_state_dir == settings.project_root / ".state"
     assert settings.resolved_cache_dir == settings.project_root / ".cache"
     assert (settings.project_root / "schemas" / "cassandra-setup.cql").is_file()
+
+
+def test_quick_start_jit_limits_both_jvms_to_c1_and_can_be_turned_off(settings) -> None:
+    def commands(quick: bool) -> list[list[str]]:
+        tuned = settings.model_copy(update={"quick_start_jit": quick})
+        return [
+            KafkaService(tuned, "java", Path("/jars")).command(),
+            CassandraService(tuned, "java", Path("/jars")).command(),
+        ]
+
+    assert all("-XX:TieredStopAtLevel=1" in command for command in commands(True))
+    assert not any("-XX:TieredStopAtLevel=1" in command for command in commands(False))

@@ -9,7 +9,7 @@ from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
 from cassandra.policies import RoundRobinPolicy
 
 from local_stack.network import port_open
-from local_stack.processes import ProcessFiles, log_tail
+from local_stack.processes import QUICK_START_JIT_FLAGS, ProcessFiles, log_tail
 from local_stack.settings import LocalStackSettings
 
 DAEMON_MAIN = "org.apache.cassandra.service.CassandraDaemon"
@@ -165,6 +165,7 @@ class CassandraService:
         return [
             self._java,
             f"-Xmx{settings.cassandra_heap}",
+            *(QUICK_START_JIT_FLAGS if settings.quick_start_jit else ()),
             "-Xss256k",
             "-XX:+UseG1GC",
             "-XX:+ParallelRefProcEnabled",

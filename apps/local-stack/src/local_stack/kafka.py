@@ -11,7 +11,7 @@ from confluent_kafka.admin import AdminClient
 
 from local_stack.errors import ServiceStartError
 from local_stack.network import port_open
-from local_stack.processes import ProcessFiles, log_tail
+from local_stack.processes import QUICK_START_JIT_FLAGS, ProcessFiles, log_tail
 from local_stack.settings import LocalStackSettings
 
 SERVER_MAIN = "kafka.Kafka"
@@ -76,11 +76,18 @@ def new_cluster_id() -> str:
 
 
 def java_command(
-    java: str, jar_dir: Path, heap: str, log4j_config: Path, main: str, args: list[str]
+    java: str,
+    jar_dir: Path,
+    heap: str,
+    log4j_config: Path,
+    main: str,
+    args: list[str],
+    quick_start_jit: bool = True,
 ) -> list[str]:
     return [
         java,
         f"-Xmx{heap}",
+        *(QUICK_START_JIT_FLAGS if quick_start_jit else ()),
         "-XX:+UseG1GC",
         "-XX:MaxGCPauseMillis=20",
         "-XX:+ExplicitGCInvokesConcurrent",
@@ -146,6 +153,7 @@ class KafkaService:
             self.log4j_file,
             SERVER_MAIN,
             [str(self.config_file)],
+            self._settings.quick_start_jit,
         )
 
     def answers(self) -> bool:

@@ -17,6 +17,10 @@ from local_stack.errors import MissingToolError
 
 PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 
+# C1 only: both services boot mostly by loading and running cold code, and C2's background
+# compilation competes for the same two cores.
+QUICK_START_JIT_FLAGS = ("-XX:TieredStopAtLevel=1",)
+
 
 @dataclass(frozen=True)
 class ProcessFiles:

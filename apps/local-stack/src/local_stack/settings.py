@@ -44,6 +44,12 @@ class LocalStackSettings(BaseSettings):
         None, description="Maven's own download cache; default is the user's Maven repository."
     )
 
+    quick_start_jit: bool = Field(
+        True,
+        description="Run both JVMs with the C1 compiler only: on 2 busy cores they answer in "
+        "about half the time (benchmarks/local_stack_startup.py); peak throughput, which a "
+        "local stack does not need, is lower. False = the JVM's full tiered JIT.",
+    )
     kafka_heap: str = "512m"
     cassandra_heap: str = "1g"
     market_partitions: int = Field(3, ge=1, description="Partitions of topic `market`.")
