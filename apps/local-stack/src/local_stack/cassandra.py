@@ -153,6 +153,15 @@ class CassandraService:
     def address(self) -> str:
         return f"{self._settings.host}:{self._settings.cassandra_port}"
 
+    @property
+    def ports(self) -> tuple[int, ...]:
+        settings = self._settings
+        return (
+            settings.cassandra_port,
+            settings.cassandra_storage_port,
+            settings.cassandra_jmx_port,
+        )
+
     def prepare(self) -> None:
         self.config_file.parent.mkdir(parents=True, exist_ok=True)
         self.config_file.write_text(render_cassandra_yaml(self._settings, self.home))

@@ -23,6 +23,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="local-stack",
         description="Run Apache Kafka (KRaft) and Apache Cassandra locally from Maven jars. "
         "Ports and folders come from LOCAL_STACK_* environment variables.",
+        epilog=_environment_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("up", help="resolve jars if needed, start both, apply schema and topics")
@@ -33,6 +35,15 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("-n", "--lines", type=int, default=40)
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     return parser
+
+
+def _environment_help() -> str:
+    lines = ["environment (default):"]
+    for name, field in LocalStackSettings.model_fields.items():
+        unset = field.default_factory is not None or field.default is None
+        shown = field.description if unset else field.default
+        lines.append(f"  LOCAL_STACK_{name.upper():<24} {shown}")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -123,6 +123,10 @@ class KafkaService:
     def address(self) -> str:
         return self._settings.kafka_bootstrap
 
+    @property
+    def ports(self) -> tuple[int, ...]:
+        return (self._settings.kafka_port, self._settings.kafka_controller_port)
+
     def prepare(self) -> None:
         """Writes the configs and formats the storage the first time only."""
         self.config_file.parent.mkdir(parents=True, exist_ok=True)

@@ -37,7 +37,10 @@ class LocalStackSettings(BaseSettings):
     cassandra_storage_port: int = Field(7000, description="Cassandra inter-node port.")
     cassandra_jmx_port: int = Field(7199, description="Cassandra local-only JMX port.")
 
-    project_root: Path = Field(default_factory=find_project_root)
+    project_root: Path = Field(
+        default_factory=find_project_root,
+        description="Default: the folder upwards from here holding pyproject.toml and schemas/.",
+    )
     cache_dir: Path | None = Field(None, description="Resolved jars; default <project>/.cache.")
     state_dir: Path | None = Field(None, description="Data, logs, pids; default <project>/.state.")
     maven_repo: Path | None = Field(

@@ -118,11 +118,12 @@ class LocalStack:
         if processes.recorded_pid(service.files) is not None:
             self._on_event(f"{service.name} already running at {service.address}")
             return
-        host, port = service.address.rsplit(":", 1)
-        if port_open(host, int(port)):
+        busy = [port for port in service.ports if port_open(self.settings.host, port)]
+        if busy:
             raise ServiceStartError(
-                f"{service.name}: {service.address} is already in use by another process; stop "
-                f"it or choose other ports (LOCAL_STACK_*_PORT)."
+                f"{service.name}: port(s) {', '.join(map(str, busy))} on {self.settings.host} "
+                "already in use by another process; stop it or choose other ports "
+                "(LOCAL_STACK_*_PORT, see `local-stack --help`)."
             )
         self._on_event(f"starting {service.name} on {service.address}")
         service.prepare()
