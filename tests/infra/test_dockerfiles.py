@@ -4,7 +4,10 @@ these read the files; the images themselves are built by `pulumi up`."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -114,3 +117,21 @@ def test_no_secret_is_baked_into_an_image() -> None:
         for line in instructions(dockerfile(app)):
             if line.startswith(("ENV ", "ARG ")):
                 assert not re.search(r"(?i)token|password|secret", line), line
+
+
+def test_processor_entry_file_runs_the_processors_main(tmp_path: Path) -> None:
+    # Run the entry file the Dockerfile writes; a bad setting makes main() exit 2 at once.
+    text = dockerfile("processor")
+    body = text.split("COPY <<'MAIN' /opt/finnhub/processor_main.py\n", 1)[1].split("\nMAIN\n")[0]
+    entry = tmp_path / "processor_main.py"
+    entry.write_text(body + "\n")
+    result = subprocess.run(
+        [sys.executable, str(entry)],
+        env={**os.environ, "CASSANDRA_PORT": "not-a-port"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "finnhub-processor: invalid configuration" in result.stderr
