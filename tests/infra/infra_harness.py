@@ -174,7 +174,7 @@ def run_program(stack: str, tf_outputs: dict[str, Any] | None = None) -> Rendere
     config, secret_keys = stack_config(stack, {"finnhubToken": "test-finnhub-token"})
 
     def program() -> None:
-        # Exactly what the engine runs: infra/__main__.py as `__main__`.
-        runpy.run_path(str(REPO_ROOT / "infra" / "__main__.py"), run_name="__main__")
+        # What the engine runs for `main: infra/`: the folder, i.e. its __main__.py.
+        runpy.run_path(str(REPO_ROOT / "infra"), run_name="__main__")
 
     return run_mocked(program, config, secret_keys, tf_outputs, stack=stack)
