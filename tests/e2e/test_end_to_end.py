@@ -67,6 +67,11 @@ def _stored_trades(session: Any) -> int:
     return session.execute(statement).one()[0]
 
 
+def _windowed_trades(session: Any) -> int:
+    statement = f"SELECT trade_count FROM {KEYSPACE}.trade_windows WHERE symbol IN ({_quoted()})"
+    return sum(row.trade_count for row in session.execute(statement))
+
+
 def _quoted() -> str:
     return ",".join(f"'{symbol}'" for symbol in SYMBOLS)
 
@@ -139,24 +144,14 @@ def pipeline_run(
                 f"{len(sent)} trades in Cassandra",
                 pipeline,
             )
-            # Windows are upserted in the same micro-batches; give the last one time to land.
-            expected_windows = len(_expected_windows(sent))
+            # The windows query runs its own micro-batches: wait until its windows account for
+            # every trade, not merely until they exist, so no window is checked half-filled.
             _wait_for(
-                lambda: (
-                    sum(
-                        1
-                        for row in cassandra_session.execute(
-                            f"SELECT trade_count FROM {KEYSPACE}.trade_windows "
-                            f"WHERE symbol IN ({_quoted()})"
-                        )
-                    )
-                    >= expected_windows
-                ),
-                120.0,
-                f"{expected_windows} windows in Cassandra",
+                lambda: _windowed_trades(cassandra_session) >= len(sent),
+                180.0,
+                f"windows covering {len(sent)} trades",
                 pipeline,
             )
-            time.sleep(3.0)  # one more trigger: a window's last update may trail its first
         except BaseException:
             pipeline.stop()
             raise
