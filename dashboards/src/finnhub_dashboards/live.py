@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from cassandra.cluster import Session
@@ -172,10 +173,22 @@ def run_live_view(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--refresh", type=float, default=1.0, help="seconds between redraws")
+    parser.add_argument("--once", action="store_true", help="print one view and exit")
+    parser.add_argument("--svg", type=Path, help="with --once: also save the view as SVG")
     args = parser.parse_args(argv)
     settings = DashboardSettings()
     cluster, session = connect(settings)
     try:
+        if args.once:
+            console = Console(record=args.svg is not None, width=140)
+            now = datetime.now(UTC)
+            symbols = settings.finnhub_symbols
+            console.print(
+                render_view(read_snapshots(session, settings.cassandra_keyspace, symbols, now), now)
+            )
+            if args.svg is not None:
+                console.save_svg(str(args.svg), title="finnhub-live")
+            return 0
         run_live_view(session, settings.cassandra_keyspace, settings.finnhub_symbols, args.refresh)
     except KeyboardInterrupt:
         pass
