@@ -31,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("down", help="stop both by their recorded pids")
     commands.add_parser("status", help="what runs where, and whether it answers")
     logs = commands.add_parser("logs", help="show the end of a service's log")
-    logs.add_argument("service", choices=SERVICES, nargs="?", default="kafka")
+    logs.add_argument("service", choices=SERVICES, nargs="?", help="default: both")
     logs.add_argument("-n", "--lines", type=int, default=40)
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     return parser
@@ -59,7 +59,14 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "status":
             return _status(settings)
-        return _logs(LocalStack(settings).log_file(args.service), args.lines, args.follow)
+        stack = LocalStack(settings)
+        if args.service is None and args.follow:
+            raise LocalStackError("--follow needs one service: kafka or cassandra")
+        for name in [args.service] if args.service else SERVICES:
+            if args.service is None:
+                print(f"==> {stack.log_file(name)} <==", flush=True)
+            _logs(stack.log_file(name), args.lines, args.follow)
+        return 0
     except LocalStackError as error:
         console.print(f"[bold red]local-stack {args.command} failed:[/] {error}", highlight=False)
         return 1
@@ -117,10 +124,11 @@ def _status(settings: LocalStackSettings) -> int:
     return 0 if all(status.answering for status in statuses) else 3
 
 
-def _logs(log_file: Path, lines: int, follow: bool) -> int:
+def _logs(log_file: Path, lines: int, follow: bool) -> None:
     sys.stdout.write(log_tail(log_file, lines))
+    sys.stdout.flush()
     if not follow:
-        return 0
+        return
     with log_file.open(errors="replace") as handle:
         handle.seek(0, 2)
         while True:
