@@ -15,6 +15,7 @@ from pyspark.sql import SparkSession
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_FILE = ROOT / "schemas" / "trades.avsc"
+CASSANDRA_CONNECTOR = "com.datastax.spark:spark-cassandra-connector_2.13:3.5.1"
 
 Trade = dict[str, object]
 EncodeTrades = Callable[[list[Trade]], bytes]
@@ -28,24 +29,43 @@ def unavailable(reason: str) -> None:
 
 
 def connector_jars() -> list[Path]:
-    """The Kafka and Avro connector jars, resolved once by the local-stack package."""
+    """Kafka, Avro and Cassandra connector jars, resolved once by the local-stack package.
+
+    The Cassandra connector is not in local-stack's Spark set (yet), so its artifact is named
+    here and resolved by the same resolver, minus the jars pyspark already ships.
+    """
     try:
-        from local_stack.artifacts import spark_connector_jars
+        from local_stack.artifacts import (
+            JarResolver,
+            JarSet,
+            MavenArtifact,
+            jars_not_shipped,
+            pyspark_shipped_jars,
+            spark_connector_jars,
+        )
+        from local_stack.settings import LocalStackSettings
     except ImportError as error:
         unavailable(f"local-stack package (Spark connector jars) not importable: {error}")
+    cassandra = JarSet("spark-cassandra", (MavenArtifact(*CASSANDRA_CONNECTOR.split(":")),))
     try:
-        return spark_connector_jars()
+        extra = JarResolver(LocalStackSettings()).jars(cassandra)
+        return spark_connector_jars() + jars_not_shipped(extra, pyspark_shipped_jars() or [])
     except Exception as error:
         unavailable(f"Spark connector jars could not be resolved: {error}")
     raise AssertionError("unreachable")
 
 
 @pytest.fixture(scope="session")
-def spark() -> Iterator[SparkSession]:
+def spark_jars() -> list[Path]:
+    return connector_jars()
+
+
+@pytest.fixture(scope="session")
+def spark(spark_jars: list[Path]) -> Iterator[SparkSession]:
     """One local Spark for every processor test: starting one costs ~10 s on two cores."""
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         unavailable("Java (17+) is needed for Spark and was not found on PATH or JAVA_HOME")
-    jars = connector_jars()
+    jars = spark_jars
     session = (
         SparkSession.builder.master("local[2]")
         .appName("finnhub-processor-tests")

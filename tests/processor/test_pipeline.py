@@ -248,14 +248,16 @@ def settings_for(local_stack, new_topic: str, new_keyspace: str, tmp_path: Path)
     return settings
 
 
+@pytest.mark.parametrize("writer", ["connector", "driver"])
 def test_every_trade_and_window_lands_exactly_and_poison_goes_to_the_dlq(
+    writer: str,
     spark: SparkSession,
     settings_for,
     cassandra_session: Session,
     encode_trades,
     kafka_bootstrap: str,
 ) -> None:
-    settings = settings_for()
+    settings = settings_for(cassandra_writer=writer)
     poison = [b"\x00not-avro", b""]
     sent = produce(kafka_bootstrap, settings.kafka_topic, encode_trades, make_messages(40), poison)
     for query in start_queries(spark, settings, trigger={"availableNow": True}):
@@ -305,6 +307,7 @@ def processor_env(settings: ProcessorSettings, jars: list[Path]) -> dict[str, st
         SPARK_SHUFFLE_PARTITIONS="2",
         WATERMARK_DELAY=settings.watermark_delay,
         TRIGGER_INTERVAL="200 milliseconds",
+        CASSANDRA_WRITER=settings.cassandra_writer,
     )
     return env
 
@@ -332,16 +335,16 @@ def stop_processor(process: subprocess.Popen, sig: int) -> None:
 
 
 def test_kill_9_mid_stream_then_restart_ends_with_the_rows_of_a_clean_run(
-    local_stack,
+    spark_jars: list[Path],
     settings_for,
     cassandra_session: Session,
     encode_trades,
     kafka_bootstrap: str,
     tmp_path: Path,
 ) -> None:
-    settings = settings_for()
+    settings = settings_for(cassandra_writer="connector")
     sent = produce(kafka_bootstrap, settings.kafka_topic, encode_trades, make_messages(60))
-    env = processor_env(settings, local_stack.spark_jars)
+    env = processor_env(settings, spark_jars)
     log = tmp_path / "processor.log"
     keyspace = settings.cassandra_keyspace
     total = len(sent)
@@ -451,7 +454,9 @@ def test_batches_written_during_a_cassandra_outage_retry_and_land_after_it(
 ) -> None:
     proxy = TcpProxy((local_stack.cassandra_host, local_stack.cassandra_port))
     proxy.up()
-    settings = settings_for(cassandra_port=proxy.port, cassandra_retry_seconds=180.0)
+    settings = settings_for(
+        cassandra_port=proxy.port, cassandra_retry_seconds=180.0, cassandra_writer="connector"
+    )
     keyspace = settings.cassandra_keyspace
     messages = make_messages(60)
     queries = start_queries(spark, settings)

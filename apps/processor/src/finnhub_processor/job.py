@@ -31,6 +31,7 @@ from finnhub_processor.sinks import (
     RUNNING_AVERAGES,
     TRADE_WINDOWS,
     TRADES,
+    resolve_writer,
     write_dead_letters,
     write_to_cassandra,
 )
@@ -129,6 +130,7 @@ def start_queries(
 ) -> list[StreamingQuery]:
     """Starts both queries; `trigger` defaults to the configured processing-time interval."""
     trigger = trigger or {"processingTime": settings.trigger_interval}
+    settings = resolve_writer(spark, settings)
     decoded = decode_messages(kafka_source(spark, settings), trades_avro_schema())
     trades = (
         decoded.writeStream.queryName(TRADES_QUERY)

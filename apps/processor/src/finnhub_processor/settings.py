@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -27,6 +29,14 @@ class ProcessorSettings(BaseSettings):
     cassandra_username: str | None = None
     cassandra_password: SecretStr | None = None
     cassandra_keyspace: str = "market"
+    cassandra_writer: Literal["auto", "connector", "driver"] = Field(
+        "auto",
+        description=(
+            "How batches reach Cassandra: the Spark Cassandra connector (faster, needs its jars "
+            "in SPARK_JARS), cassandra-driver from the Python workers, or auto: the connector "
+            "when its classes are on Spark's classpath, else the driver."
+        ),
+    )
     cassandra_concurrency: int = Field(64, ge=1, description="In-flight writes per partition.")
     cassandra_retry_seconds: float = Field(
         300.0, gt=0, description="How long one batch keeps retrying failed writes before failing."

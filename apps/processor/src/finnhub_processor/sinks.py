@@ -1,10 +1,18 @@
-"""Edges that write: Cassandra upserts with cassandra-driver, dead letters to Kafka.
+"""Edges that write: Cassandra upserts, dead letters to Kafka.
 
-Cassandra writes run on the executors, one partition at a time: each Python worker keeps one
-driver session (workers are reused across tasks), prepares the INSERT once, and sends the rows
-with `execute_concurrent` so many writes are in flight. Every INSERT is an upsert of the whole
-row by its primary key, so a micro-batch replayed after a crash rewrites the same rows: with
-the checkpoint this gives exactly-once effect in the tables.
+Two Cassandra writers, chosen by CASSANDRA_WRITER (benchmarks/processor.py measures both):
+
+- `connector`: the Spark Cassandra connector's DataFrame writer, all in the JVM. Its 3.5.1
+  release targets Spark 3.5; on Spark 4.2 its DataFrame write path works (its SQL extensions
+  do not, so they are not enabled), and it is several times faster than Python here.
+- `driver`: cassandra-driver on the executors, one partition at a time: each Python worker
+  keeps one session (workers are reused across tasks), prepares the INSERT once and sends the
+  rows with `execute_concurrent`, retrying only the failed ones. Needs no extra jars.
+
+Either way every INSERT is an upsert of the whole row by its primary key, so a micro-batch
+replayed after a crash rewrites the same rows: with the checkpoint this gives exactly-once
+effect in the tables. A batch whose writes keep failing is retried with backoff for
+CASSANDRA_RETRY_SECONDS before the query fails, which rides out a Cassandra restart.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from cassandra.policies import (
     TokenAwarePolicy,
 )
 from cassandra.query import PreparedStatement
-from pyspark.sql import DataFrame, Row
+from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from tenacity import (
     Retrying,
@@ -233,10 +241,62 @@ def write_partition(
         write_rows(execute, chunk, settings, table.name)
 
 
+CONNECTOR_CLASS = "com.datastax.spark.connector.cql.CassandraConnector"
+
+
+def resolve_writer(spark: SparkSession, settings: ProcessorSettings) -> ProcessorSettings:
+    """`settings` with `cassandra_writer` made concrete: `auto` picks the connector if loadable."""
+    if settings.cassandra_writer != "auto":
+        return settings
+    jvm = spark.sparkContext._jvm
+    loadable = bool(jvm.org.apache.spark.util.Utils.classIsLoadable(CONNECTOR_CLASS))
+    writer = "connector" if loadable else "driver"
+    log.info("Cassandra writer: %s (connector classes loadable: %s)", writer, loadable)
+    return settings.model_copy(update={"cassandra_writer": writer})
+
+
+def connector_options(table: CassandraTable, settings: ProcessorSettings) -> dict[str, str]:
+    """Options of the connector's DataFrame writer; Spark redacts the password in plans."""
+    options = {
+        "keyspace": settings.cassandra_keyspace,
+        "table": table.name,
+        "spark.cassandra.connection.host": settings.cassandra_hosts,
+        "spark.cassandra.connection.port": str(settings.cassandra_port),
+    }
+    if settings.cassandra_username:
+        secret = settings.cassandra_password
+        options["spark.cassandra.auth.username"] = settings.cassandra_username
+        options["spark.cassandra.auth.password"] = secret.get_secret_value() if secret else ""
+    return options
+
+
+def write_with_connector(
+    frame: DataFrame, table: CassandraTable, settings: ProcessorSettings
+) -> None:
+    """Upserts `frame` with the connector, retrying the whole write (it is idempotent)."""
+    writer = (
+        frame.select(*table.columns)
+        .write.format("org.apache.spark.sql.cassandra")
+        .options(**connector_options(table, settings))
+        .mode("append")
+    )
+    for attempt in Retrying(
+        stop=stop_after_delay(settings.cassandra_retry_seconds),
+        wait=wait_exponential(multiplier=0.5, min=0.5, max=5.0),
+        before_sleep=before_sleep_log(log, logging.WARNING),
+        reraise=True,
+    ):
+        with attempt:
+            writer.save()
+
+
 def write_to_cassandra(
     frame: DataFrame, table: CassandraTable, settings: ProcessorSettings
 ) -> None:
-    """Upserts every row of `frame` (having the table's columns) into `table`, per partition."""
+    """Upserts every row of `frame` (having the table's columns) into `table`."""
+    if settings.cassandra_writer == "connector":
+        write_with_connector(frame, table, settings)
+        return
     cassandra_frame(frame, table).foreachPartition(
         lambda rows: write_partition(rows, settings, table)
     )

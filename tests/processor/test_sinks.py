@@ -1,0 +1,84 @@
+"""The Cassandra sink's retry rules and statements, without a Cassandra."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+from cassandra import InvalidRequest, OperationTimedOut
+from finnhub_processor.settings import ProcessorSettings
+from finnhub_processor.sinks import (
+    RUNNING_AVERAGES,
+    TRADES,
+    PartialWriteError,
+    connector_options,
+    is_transient,
+    write_rows,
+)
+
+FAST = ProcessorSettings(cassandra_retry_seconds=5.0)
+
+
+class FlakyExecute:
+    """Fails each row its first `failures` times with `error`, then succeeds."""
+
+    def __init__(self, failures: int, error: Exception) -> None:
+        self.failures = failures
+        self.error = error
+        self.seen: dict[tuple, int] = {}
+        self.calls: list[list[tuple]] = []
+
+    def __call__(self, rows: Sequence[tuple]) -> list[tuple[bool, object]]:
+        self.calls.append(list(rows))
+        results = []
+        for row in rows:
+            self.seen[row] = self.seen.get(row, 0) + 1
+            ok = self.seen[row] > self.failures or row[0] % 2 == 0
+            results.append((True, None) if ok else (False, self.error))
+        return results
+
+
+def test_only_the_failed_rows_are_sent_again_until_all_are_written() -> None:
+    execute = FlakyExecute(failures=2, error=OperationTimedOut("timeout"))
+    rows = [(i,) for i in range(6)]
+    write_rows(execute, rows, FAST, "trades")
+    assert execute.calls == [rows, [(1,), (3,), (5,)], [(1,), (3,), (5,)]]
+
+
+def test_a_statement_cassandra_rejects_fails_at_once_without_retrying() -> None:
+    execute = FlakyExecute(failures=99, error=InvalidRequest("no such column"))
+    with pytest.raises(PartialWriteError, match="no such column"):
+        write_rows(execute, [(1,)], FAST, "trades")
+    assert len(execute.calls) == 1
+
+
+def test_timeouts_are_transient_and_invalid_requests_are_not() -> None:
+    assert is_transient(OperationTimedOut("t"))
+    assert not is_transient(InvalidRequest("bad"))
+    assert not is_transient(PartialWriteError("t", 1, 1, InvalidRequest("bad")))
+
+
+def test_insert_names_every_column_of_the_table() -> None:
+    assert TRADES.insert_cql("market") == (
+        "INSERT INTO market.trades (symbol, trade_timestamp, uuid, trade_conditions, price, "
+        "volume, ingest_timestamp) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    )
+    assert RUNNING_AVERAGES.insert_cql("ks").startswith("INSERT INTO ks.running_averages_15_sec")
+
+
+def test_connector_gets_credentials_only_when_a_username_is_set() -> None:
+    plain = connector_options(TRADES, ProcessorSettings(cassandra_hosts="h1,h2", cassandra_port=9))
+    assert plain == {
+        "keyspace": "market",
+        "table": "trades",
+        "spark.cassandra.connection.host": "h1,h2",
+        "spark.cassandra.connection.port": "9",
+    }
+    secured = connector_options(
+        TRADES, ProcessorSettings(cassandra_username="u", cassandra_password="s3cret")
+    )
+    assert secured["spark.cassandra.auth.password"] == "s3cret"
+
+
+def test_password_never_shows_in_the_settings_repr() -> None:
+    assert "s3cret" not in repr(ProcessorSettings(cassandra_password="s3cret"))
