@@ -13,22 +13,20 @@ from local_stack.artifacts import (
     SPARK_CONNECTOR_JARS,
     JarResolver,
     jar_base_name,
+    jar_set_fingerprint,
     jars_not_shipped,
-    pom_fingerprint,
     render_pom,
 )
-from local_stack.errors import MissingToolError
+from local_stack.errors import MissingToolError, ResolutionError
 from local_stack.processes import find_java
 from local_stack.settings import LocalStackSettings
-
-POM = "{http://maven.apache.org/POM/4.0.0}"
 
 
 def test_pom_lists_every_artifact_of_the_set_as_a_dependency() -> None:
     root = ET.fromstring(render_pom(SPARK_CONNECTOR_JARS))
     coordinates = [
-        ":".join(d.findtext(f"{POM}{tag}") for tag in ("groupId", "artifactId", "version"))
-        for d in root.iter(f"{POM}dependency")
+        ":".join(d.findtext(tag) for tag in ("groupId", "artifactId", "version"))
+        for d in root.iter("dependency")
     ]
     assert coordinates == [
         "org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0",
@@ -77,16 +75,16 @@ def test_resolved_set_is_reused_without_calling_maven(tmp_path: Path) -> None:
     jar_dir = resolver.jar_dir(KAFKA_JARS)
     jar_dir.mkdir(parents=True)
     (jar_dir / "kafka_2.13-4.4.0.jar").write_bytes(b"")
-    (jar_dir / MARKER_NAME).write_text(pom_fingerprint(render_pom(KAFKA_JARS)))
+    (jar_dir / MARKER_NAME).write_text(jar_set_fingerprint(KAFKA_JARS))
     assert resolver.jars(KAFKA_JARS) == [jar_dir / "kafka_2.13-4.4.0.jar"]
 
 
-def test_a_marker_from_another_pom_means_resolve_again(tmp_path: Path) -> None:
+def test_a_marker_from_another_jar_set_means_resolve_again(tmp_path: Path) -> None:
     settings = LocalStackSettings(cache_dir=tmp_path, mvn="no-such-maven-here")
     resolver = JarResolver(settings)
     jar_dir = resolver.jar_dir(KAFKA_JARS)
     jar_dir.mkdir(parents=True)
-    (jar_dir / MARKER_NAME).write_text(pom_fingerprint(render_pom(CASSANDRA_JARS)))
+    (jar_dir / MARKER_NAME).write_text(jar_set_fingerprint(CASSANDRA_JARS))
     assert not resolver.is_resolved(KAFKA_JARS)
     with pytest.raises(MissingToolError, match="Maven"):
         resolver.jars(KAFKA_JARS)
@@ -105,3 +103,52 @@ def test_missing_java_error_says_what_and_how_to_fix() -> None:
         find_java("no-such-java-here")
     assert "Java 17" in str(raised.value)
     assert "LOCAL_STACK_JAVA" in str(raised.value)
+
+
+def _fake_maven(tmp_path: Path, body: str) -> str:
+    """An executable standing in for mvn: it sees the same arguments the real one gets."""
+    script = tmp_path / "fake-mvn"
+    script.write_text(
+        "#!/bin/sh\n"
+        'for arg in "$@"; do case "$arg" in -DoutputDirectory=*) out="${arg#*=}";; esac; done\n'
+        + body
+    )
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_resolving_an_unchanged_set_again_keeps_the_jar_files_in_place(tmp_path: Path) -> None:
+    mvn = _fake_maven(
+        tmp_path,
+        'mkdir -p "$out"; echo v1 > "$out/kafka-clients-4.4.0.jar"\n'
+        'echo "[INFO] Downloaded from central: https://example.invalid/x/kafka-clients-4.4.0.jar"\n',
+    )
+    resolver = JarResolver(LocalStackSettings(cache_dir=tmp_path / "cache", mvn=mvn))
+    downloads: list[str] = []
+    jars = resolver.jars(KAFKA_JARS, downloads.append)
+    assert [jar.name for jar in jars] == ["kafka-clients-4.4.0.jar"]
+    assert downloads == ["kafka-clients-4.4.0.jar"]
+    inode = jars[0].stat().st_ino
+    (resolver.jar_dir(KAFKA_JARS) / MARKER_NAME).write_text("from an older version\n")
+
+    assert resolver.jars(KAFKA_JARS) == jars
+    # The same file, not a copy: a JVM already running from this folder keeps working.
+    assert jars[0].stat().st_ino == inode
+    assert resolver.is_resolved(KAFKA_JARS)
+
+
+def test_maven_failure_reports_the_artifacts_and_mavens_errors(tmp_path: Path) -> None:
+    mvn = _fake_maven(
+        tmp_path,
+        'echo "[INFO] Scanning for projects..."\n'
+        'echo "[ERROR] Could not resolve dependencies: org.apache.kafka:kafka_2.13 not found"\n'
+        "exit 1\n",
+    )
+    resolver = JarResolver(LocalStackSettings(cache_dir=tmp_path / "cache", mvn=mvn))
+    with pytest.raises(ResolutionError) as raised:
+        resolver.jars(KAFKA_JARS)
+    message = str(raised.value)
+    assert "org.apache.kafka:kafka_2.13:4.4.0" in message
+    assert "[ERROR] Could not resolve dependencies" in message
+    assert "Scanning" not in message
+    assert not resolver.is_resolved(KAFKA_JARS)

@@ -48,6 +48,8 @@ class JarSet:
 
     name: str
     artifacts: tuple[MavenArtifact, ...]
+    # For jars that join pyspark's own classpath: leave out what pyspark already ships.
+    without_pyspark_jars: bool = False
 
 
 KAFKA_JARS = JarSet(
@@ -75,6 +77,7 @@ SPARK_CONNECTOR_JARS = JarSet(
         MavenArtifact("org.apache.spark", "spark-sql-kafka-0-10_2.13", SPARK_VERSION),
         MavenArtifact("org.apache.spark", "spark-avro_2.13", SPARK_VERSION),
     ),
+    without_pyspark_jars=True,
 )
 
 ALL_JAR_SETS = (KAFKA_JARS, CASSANDRA_JARS, SPARK_CONNECTOR_JARS)
@@ -93,7 +96,7 @@ def render_pom(jar_set: JarSet) -> str:
         for a in jar_set.artifacts
     )
     return f"""<?xml version="1.0" encoding="UTF-8"?>
-<project xmlns="http://maven.apache.org/POM/4.0.0">
+<project>
   <modelVersion>4.0.0</modelVersion>
   <groupId>local-stack</groupId>
   <artifactId>jars-{escape(jar_set.name)}</artifactId>
@@ -115,8 +118,11 @@ def render_pom(jar_set: JarSet) -> str:
 """
 
 
-def pom_fingerprint(pom: str) -> str:
-    return hashlib.sha256(pom.encode()).hexdigest()
+def jar_set_fingerprint(jar_set: JarSet) -> str:
+    """Changes exactly when what a resolution yields could change (not with pom cosmetics)."""
+    coordinates = sorted(str(artifact) for artifact in jar_set.artifacts)
+    content = f"{coordinates}|{jar_set.without_pyspark_jars}|{DEPENDENCY_PLUGIN_VERSION}"
+    return hashlib.sha256(content.encode()).hexdigest()
 
 
 def jar_base_name(file_name: str) -> str | None:
@@ -162,9 +168,7 @@ class JarResolver:
 
     def is_resolved(self, jar_set: JarSet) -> bool:
         marker = self.jar_dir(jar_set) / MARKER_NAME
-        return marker.is_file() and marker.read_text().strip() == pom_fingerprint(
-            render_pom(jar_set)
-        )
+        return marker.is_file() and marker.read_text().strip() == jar_set_fingerprint(jar_set)
 
     def jars(self, jar_set: JarSet, progress: ProgressCallback | None = None) -> list[Path]:
         """The jar files of `jar_set`, calling Maven first only if they are not resolved yet."""
@@ -213,11 +217,15 @@ class JarResolver:
                 f"Maven could not resolve the {jar_set.name} jars ({artifacts}). Check that the "
                 "Maven registry is reachable and the versions exist. Maven said:\n" + tail
             )
-        if jar_set is SPARK_CONNECTOR_JARS:
+        if jar_set.without_pyspark_jars:
             _drop_jars_pyspark_ships(staging)
-        shutil.rmtree(out_dir, ignore_errors=True)
-        staging.rename(out_dir)
-        (out_dir / MARKER_NAME).write_text(pom_fingerprint(pom) + "\n")
+        if _same_jars(staging, out_dir):
+            # Running JVMs read their jars lazily from out_dir: leave identical files in place.
+            shutil.rmtree(staging)
+        else:
+            shutil.rmtree(out_dir, ignore_errors=True)
+            staging.rename(out_dir)
+        (out_dir / MARKER_NAME).write_text(jar_set_fingerprint(jar_set) + "\n")
 
 
 def _run_maven(command: list[str], progress: ProgressCallback | None) -> str | None:
@@ -227,14 +235,22 @@ def _run_maven(command: list[str], progress: ProgressCallback | None) -> str | N
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     ) as process:
         assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line.rstrip())
+        for raw_line in process.stdout:
+            line = raw_line.rstrip()
+            lines.append(line)
             if progress is not None and "Downloaded from" in line:
                 progress(line.rsplit("/", 1)[-1].split(" ")[0])
     if process.returncode == 0:
         return None
     errors = [line for line in lines if line.startswith("[ERROR]")] or lines
     return "\n".join(errors[-15:])
+
+
+def _same_jars(a: Path, b: Path) -> bool:
+    def listing(folder: Path) -> set[tuple[str, int]]:
+        return {(jar.name, jar.stat().st_size) for jar in folder.glob("*.jar")}
+
+    return b.is_dir() and listing(a) == listing(b)
 
 
 def _drop_jars_pyspark_ships(folder: Path) -> None:

@@ -18,7 +18,7 @@ from local_stack.artifacts import (
 from local_stack.cassandra import CassandraService, connect
 from local_stack.errors import LocalStackError, ServiceStartError
 from local_stack.kafka import KafkaService
-from local_stack.network import port_open
+from local_stack.network import port_bindable
 from local_stack.schema import apply_cql, create_topics
 from local_stack.settings import LocalStackSettings
 
@@ -118,7 +118,7 @@ class LocalStack:
         if processes.recorded_pid(service.files) is not None:
             self._on_event(f"{service.name} already running at {service.address}")
             return
-        busy = [port for port in service.ports if port_open(self.settings.host, port)]
+        busy = [port for port in service.ports if not port_bindable(self.settings.host, port)]
         if busy:
             raise ServiceStartError(
                 f"{service.name}: port(s) {', '.join(map(str, busy))} on {self.settings.host} "
