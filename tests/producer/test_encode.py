@@ -9,7 +9,7 @@ import pathlib
 import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 from finnhub_producer.encode import TradeEncoder, load_trade_schema, schema_fingerprint
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 REPO_SCHEMA = pathlib.Path(__file__).resolve().parents[2] / "schemas" / "trades.avsc"
@@ -101,6 +101,8 @@ trade_strategy = st.builds(
 )
 
 
+# A shared, busy machine: the default 200 ms deadline would fail on load, not on bugs.
+@settings(deadline=None)
 @given(st.lists(trade_strategy, min_size=1, max_size=20))
 def test_encoded_trades_decode_unchanged_with_the_original_schema(trades: list[dict]) -> None:
     encoder = TradeEncoder()

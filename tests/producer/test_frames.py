@@ -13,7 +13,7 @@ from finnhub_producer.frames import (
     parse_frame,
     split_by_symbol,
 )
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 FINNHUB_EXAMPLE = (
@@ -107,6 +107,8 @@ def test_malformed_inputs_are_classified_never_raised() -> None:
         assert isinstance(parse_frame(raw), MalformedFrame), raw
 
 
+# A shared, busy machine: the default 200 ms deadline would fail on load, not on bugs.
+@settings(deadline=None)
 @given(st.binary(max_size=200) | st.text(max_size=200))
 def test_parse_frame_never_raises_on_any_input(raw: bytes | str) -> None:
     parse_frame(raw)
@@ -123,12 +125,16 @@ trade_strategy = st.fixed_dictionaries(
 )
 
 
+# A shared, busy machine: the default 200 ms deadline would fail on load, not on bugs.
+@settings(deadline=None)
 @given(st.lists(trade_strategy, max_size=30))
 def test_valid_trades_survive_a_json_round_trip(trades: list[dict]) -> None:
     frame = parse_frame(json.dumps({"type": "trade", "data": trades}))
     assert frame == TradeFrame(trades)
 
 
+# A shared, busy machine: the default 200 ms deadline would fail on load, not on bugs.
+@settings(deadline=None)
 @given(st.lists(trade_strategy, max_size=30))
 def test_split_keeps_every_trade_once_in_per_symbol_order(trades: list[dict]) -> None:
     groups = split_by_symbol(trades)

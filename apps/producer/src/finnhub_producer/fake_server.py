@@ -117,8 +117,9 @@ class FakeFinnhub:
     """The fake server on its own event loop in a background thread.
 
     Use as a context manager, or `start()` / `stop()`. `rate` is trades per second per
-    subscribed symbol and connection; `preload` trades are sent as fast as possible to each
-    connection right after it subscribed (for throughput benchmarks).
+    subscribed symbol and connection; `preload_frames` are sent verbatim, as fast as possible,
+    to each connection right after it subscribed (for throughput benchmarks, which need the
+    same frames on every path they compare).
     """
 
     def __init__(
@@ -132,7 +133,7 @@ class FakeFinnhub:
         known_symbols: Iterable[str] = DEFAULT_KNOWN_SYMBOLS,
         seed: int | None = None,
         tick_s: float = 0.02,
-        preload: int = 0,
+        preload_frames: Sequence[str] = (),
         record: bool = True,
     ) -> None:
         self.host = host
@@ -143,7 +144,7 @@ class FakeFinnhub:
         self.required_token = required_token
         self.known_symbols = frozenset(known_symbols)
         self.tick_s = tick_s
-        self.preload = preload
+        self.preload_frames = tuple(preload_frames)
         self.record = record
         self._generator = TradeGenerator(random.Random(seed))
         self._lock = threading.Lock()
@@ -394,12 +395,14 @@ class FakeFinnhub:
                 symbols = sorted(client.symbols)
             if not symbols:
                 continue
-            if self.preload and not client.preloaded:
+            if self.preload_frames and not client.preloaded:
                 # Subscriptions arrive one message each; give them a moment to all land.
                 if time.monotonic() - (client.subscribed_at or 0) < 0.2:
                     continue
                 client.preloaded = True
-                await self._emit(client, self._trades(symbols, self.preload, now_ms))
+                for raw in self.preload_frames:
+                    if not await self._send(client, raw, "preload"):
+                        break
                 continue
             trades: list[dict[str, Any]] = []
             for symbol in symbols:
@@ -409,9 +412,6 @@ class FakeFinnhub:
                 owed[key] -= count
                 trades.extend(self._generator.trade(symbol, now_ms) for _ in range(count))
             await self._emit(client, trades)
-
-    def _trades(self, symbols: list[str], count: int, now_ms: int) -> list[dict[str, Any]]:
-        return [self._generator.trade(symbols[i % len(symbols)], now_ms) for i in range(count)]
 
     async def _emit(self, client: _Client, trades: list[dict[str, Any]]) -> None:
         frames = self._generator.frames(trades, self.burst)
@@ -441,7 +441,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--burst", type=int, default=5, help="most trades in one frame")
     parser.add_argument("--ping-interval", type=float, default=5.0, help="seconds between pings")
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--preload", type=int, default=0, help="trades sent at once on subscribe")
     parser.add_argument(
         "--symbols", default="", help="comma-separated symbols to list besides the defaults"
     )
@@ -455,7 +454,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         ping_interval_s=args.ping_interval,
         known_symbols=[*DEFAULT_KNOWN_SYMBOLS, *extra],
         seed=args.seed,
-        preload=args.preload,
         # A long-running server must not remember every trade it ever sent.
         record=False,
     )

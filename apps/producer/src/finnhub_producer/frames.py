@@ -78,32 +78,40 @@ def _parse_trade_frame(message: dict[str, Any]) -> TradeFrame | MalformedFrame:
     return TradeFrame(trades)
 
 
-def _is_number(value: object) -> bool:
-    # bool is an int subclass in Python, but `true` is no price.
-    return isinstance(value, int | float) and not isinstance(value, bool)
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 def _parse_trade(item: object) -> Trade | str:
-    """The trade as the Avro record wants it, or why it cannot be one."""
-    if not isinstance(item, dict):
+    """The trade as the Avro record wants it, or why it cannot be one.
+
+    `type(x) is` rather than isinstance: json.loads only makes exact built-in types, this runs
+    for every trade, and it keeps `true` (a bool, an int subclass) from passing as a number.
+    """
+    if type(item) is not dict:
         return "not an object"
     symbol, price, time_ms, volume = item.get("s"), item.get("p"), item.get("t"), item.get("v")
-    if not isinstance(symbol, str) or not symbol:
+    if type(symbol) is not str or not symbol:
         return "'s' is not a non-empty string"
-    if not _is_number(price):
-        return "'p' is not a number"
-    if not isinstance(time_ms, int) or isinstance(time_ms, bool) or not -(2**63) <= time_ms < 2**63:
+    if type(price) is not float:
+        if type(price) is not int:
+            return "'p' is not a number"
+        price = float(price)
+    if type(time_ms) is not int or not _INT64_MIN <= time_ms <= _INT64_MAX:
         return "'t' is not a 64-bit integer"
-    if not _is_number(volume):
-        return "'v' is not a number"
+    if type(volume) is not float:
+        if type(volume) is not int:
+            return "'v' is not a number"
+        volume = float(volume)
     # Finnhub omits `c` or sends null for trades without conditions; both are kept as null so
     # consumers can tell "none reported" from an empty list.
     conditions = item.get("c")
-    if conditions is not None and not (
-        isinstance(conditions, list) and all(c is None or isinstance(c, str) for c in conditions)
-    ):
-        return "'c' is neither null nor a list of strings"
-    return {"c": conditions, "p": float(price), "s": symbol, "t": time_ms, "v": float(volume)}
+    if conditions is not None:
+        if type(conditions) is not list:
+            return "'c' is neither null nor a list of strings"
+        for condition in conditions:
+            if condition is not None and type(condition) is not str:
+                return "'c' is neither null nor a list of strings"
+    return {"c": conditions, "p": price, "s": symbol, "t": time_ms, "v": volume}
 
 
 def split_by_symbol(trades: Sequence[Trade]) -> dict[str, list[Trade]]:
