@@ -57,9 +57,18 @@ def run_producer(
         # librdkafka refuses inconsistent settings (say linger above the delivery timeout).
         log.error("kafka_config_rejected", error=str(exc.args[0].str()))
         return 2
-    server = MetricsServer(
-        metrics, settings.metrics_host, settings.metrics_port, settings.liveness_timeout_s
-    )
+    try:
+        server = MetricsServer(
+            metrics, settings.metrics_host, settings.metrics_port, settings.liveness_timeout_s
+        )
+    except OSError as exc:
+        log.error(
+            "metrics_port_unavailable",
+            address=f"{settings.metrics_host}:{settings.metrics_port}",
+            error=str(exc),
+            hint="set METRICS_PORT to a free port (0 picks one)",
+        )
+        return 2
     server.start()
     ingestor = FrameIngestor(encoder, producer, metrics)
 
