@@ -90,3 +90,10 @@ def test_executor_count_and_sizes_follow_the_config() -> None:
     cfg = SparkConfig(executor_instances=4, executor_memory="3g", executor_cores=2)
     executor = render(cfg).manifest("SparkApplication", "finnhub-processor")["spec"]["executor"]
     assert (executor["instances"], executor["memory"], executor["cores"]) == (4, "3g", 2)
+
+
+def test_processor_writes_with_cassandra_driver_the_image_carries() -> None:
+    spec = render(SparkConfig()).manifest("SparkApplication", "finnhub-processor")["spec"]
+    for role in ("driver", "executor"):
+        env = {e["name"]: e.get("value") for e in spec[role]["env"]}
+        assert env["CASSANDRA_WRITER"] == "driver"
