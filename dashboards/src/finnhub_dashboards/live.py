@@ -133,14 +133,22 @@ def render_view(snapshots: Sequence[SymbolSnapshot], now: datetime, header: str 
 def read_snapshots(
     session: Session, keyspace: str, symbols: Sequence[str], now: datetime
 ) -> list[SymbolSnapshot]:
-    """Query Cassandra with the dashboard's panel queries and build the snapshots."""
+    """Query Cassandra with the dashboard's panel queries and build the snapshots.
+
+    Rates and windows are read back from the newest stored trade rather than from `now`: while
+    the pipeline lags, the trades of the last ten wall-clock seconds are not stored yet, and
+    the rate would read 0 although trades flow. The age column shows the lag instead.
+    """
+    last_trades = fetch_panel(session, keyspace, Panel.LAST_TRADE, symbols, now, now)
+    newest = max((row["trade_timestamp"] for row in last_trades), default=now)
+    reference = min(newest + timedelta(milliseconds=1), now)
 
     def rows(panel: Panel, since: timedelta) -> list[dict[str, Any]]:
-        return fetch_panel(session, keyspace, panel, symbols, now - since, now)
+        return fetch_panel(session, keyspace, panel, symbols, reference - since, reference)
 
     return build_snapshots(
         symbols,
-        last_trades=rows(Panel.LAST_TRADE, RATE_WINDOW),
+        last_trades=last_trades,
         per_second=rows(Panel.TRADES_PER_SECOND, RATE_WINDOW),
         windows=rows(Panel.CANDLES, WINDOW_LOOKBACK),
         averages=rows(Panel.AVERAGE_15S, WINDOW_LOOKBACK),

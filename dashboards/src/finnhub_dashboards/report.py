@@ -84,7 +84,10 @@ def overview_figure(symbols: Sequence[str], data: PanelRows) -> Figure:
     for symbol in symbols:
         seconds = _of_symbol(data[Panel.TRADES_PER_SECOND], symbol, "second")
         rate_axes.plot(
-            [row["second"] for row in seconds], [row["trades"] for row in seconds], label=symbol
+            [row["second"] for row in seconds],
+            [row["trades"] for row in seconds],
+            drawstyle="steps-post",
+            label=symbol,
         )
         averages = _of_symbol(data[Panel.AVERAGE_15S], symbol, "window_start")
         average_axes.plot(
