@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
-from local_stack.network import free_ports, port_bindable, port_open
+from local_stack.network import PRIVATE_PORTS_FROM, free_ports, port_bindable, port_open
 
 
 def test_free_ports_are_distinct_and_bindable() -> None:
@@ -26,3 +27,8 @@ def test_a_closed_port_is_not_open_even_when_asked_many_times() -> None:
     # Many connects to a closed ephemeral port: none may count its own self-connect as a server.
     (port,) = free_ports(1)
     assert not any(port_open("127.0.0.1", port, timeout_s=0.2) for _ in range(200))
+
+
+def test_free_ports_lie_below_the_kernels_ephemeral_range() -> None:
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    assert all(PRIVATE_PORTS_FROM <= port < low for port in free_ports(5))

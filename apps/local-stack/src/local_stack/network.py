@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import random
 import socket
+from pathlib import Path
+
+# Above the well-known and commonly configured service ports (Kafka 9092, Cassandra 9042/7000).
+PRIVATE_PORTS_FROM = 20000
 
 
 def port_open(host: str, port: int, timeout_s: float = 1.0) -> bool:
@@ -36,17 +41,28 @@ def port_bindable(host: str, port: int) -> bool:
 
 
 def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
-    """`count` distinct ports the kernel considers free right now on host.
+    """`count` distinct ports on host that nothing uses now, below the kernel's ephemeral range.
 
-    All sockets stay open until every port is picked, so the kernel cannot hand out one twice.
+    A port the kernel hands out as ephemeral can be taken at any moment by another program's
+    outgoing connection or port-0 listener (Spark opens several); on a busy shared machine that
+    stole a stopped service's port before its restart. Ports below the range are only ever
+    taken on purpose.
     """
-    sockets = []
+    low, _ = _ephemeral_range()
+    candidates = list(range(PRIVATE_PORTS_FROM, low))
+    random.shuffle(candidates)
+    ports: list[int] = []
+    for port in candidates:
+        if port_bindable(host, port):
+            ports.append(port)
+            if len(ports) == count:
+                return ports
+    raise OSError(f"no {count} free ports on {host} between {PRIVATE_PORTS_FROM} and {low}")
+
+
+def _ephemeral_range() -> tuple[int, int]:
     try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind((host, 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
