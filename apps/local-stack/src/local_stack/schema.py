@@ -85,7 +85,8 @@ def create_topics(
     bootstrap: str, partitions_by_topic: Mapping[str, int], timeout_s: float = 30.0
 ) -> list[str]:
     """Creates the topics that do not exist yet (replication 1); returns the ones it created."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    # Errors only: librdkafka's info lines (queue purges on close) are noise in `up`'s output.
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
     existing = set(admin.list_topics(timeout=timeout_s).topics)
     wanted = [
         NewTopic(name, num_partitions=partitions, replication_factor=1)
