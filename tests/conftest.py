@@ -49,7 +49,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
         cassandra_storage_port=storage,
         cassandra_jmx_port=jmx,
         state_dir=tmp_path_factory.mktemp("local-stack-state"),
-        # Other engineers' JVMs share these 2 cores; a loaded machine boots Cassandra slowly.
+        # Spark and other JVMs of the suite share the cores; a loaded machine boots slowly.
         start_timeout_s=360.0,
     )
     # Tied to this pytest process: even a killed session leaves no JVM behind.
