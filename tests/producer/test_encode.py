@@ -2,54 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import json
 import pathlib
 
-import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 from finnhub_producer.encode import TradeEncoder, load_trade_schema, schema_fingerprint
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 REPO_SCHEMA = pathlib.Path(__file__).resolve().parents[2] / "schemas" / "trades.avsc"
-
-# The original design's schema, as its consumers knew it: a reader with this schema must keep
-# decoding what we write.
-ORIGINAL_SCHEMA = {
-    "type": "record",
-    "name": "message",
-    "namespace": "FinnhubProducer",
-    "fields": [
-        {
-            "name": "data",
-            "type": {
-                "type": "array",
-                "items": {
-                    "type": "record",
-                    "name": "data",
-                    "fields": [
-                        {
-                            "name": "c",
-                            "type": [{"type": "array", "items": ["null", "string"]}, "null"],
-                            "default": [],
-                        },
-                        {"name": "p", "type": "double"},
-                        {"name": "s", "type": "string"},
-                        {"name": "t", "type": "long"},
-                        {"name": "v", "type": "double"},
-                    ],
-                },
-            },
-        },
-        {"name": "type", "type": "string"},
-    ],
-}
-
-
-def _read(value: bytes, reader: dict) -> dict:
-    writer = fastavro.parse_schema(load_trade_schema())
-    return fastavro.schemaless_reader(io.BytesIO(value), writer, fastavro.parse_schema(reader))
 
 
 def test_packaged_schema_equals_the_repository_schema() -> None:
@@ -75,7 +36,7 @@ def test_fingerprint_is_crc64_avro_little_endian_8_bytes() -> None:
     assert value == fp.to_bytes(8, "little")
 
 
-def test_records_split_one_message_per_symbol_keyed_by_symbol() -> None:
+def test_records_split_one_message_per_symbol_keyed_by_symbol(decode_original) -> None:
     trades = [
         {"c": None, "p": 1.0, "s": "A", "t": 1, "v": 1.0},
         {"c": ["1"], "p": 2.0, "s": "B", "t": 2, "v": 1.0},
@@ -83,7 +44,7 @@ def test_records_split_one_message_per_symbol_keyed_by_symbol() -> None:
     ]
     records = TradeEncoder().records(trades)
     assert [(r.key, r.trade_count) for r in records] == [(b"A", 2), (b"B", 1)]
-    assert _read(records[0].value, ORIGINAL_SCHEMA)["data"] == [trades[0], trades[2]]
+    assert decode_original(records[0].value)["data"] == [trades[0], trades[2]]
 
 
 def test_non_ascii_symbol_key_is_utf8() -> None:
@@ -104,11 +65,13 @@ trade_strategy = st.builds(
 # A shared, busy machine: the default 200 ms deadline would fail on load, not on bugs.
 @settings(deadline=None)
 @given(st.lists(trade_strategy, min_size=1, max_size=20))
-def test_encoded_trades_decode_unchanged_with_the_original_schema(trades: list[dict]) -> None:
+def test_encoded_trades_decode_unchanged_with_the_original_schema(
+    decode_original, trades: list[dict]
+) -> None:
     encoder = TradeEncoder()
     decoded = []
     for record in encoder.records(trades):
-        message = _read(record.value, ORIGINAL_SCHEMA)
+        message = decode_original(record.value)
         assert message["type"] == "trade"
         assert {t["s"] for t in message["data"]} == {record.key.decode()}
         assert len(message["data"]) == record.trade_count
@@ -116,9 +79,9 @@ def test_encoded_trades_decode_unchanged_with_the_original_schema(trades: list[d
     assert sorted(map(repr, decoded)) == sorted(map(repr, trades))
 
 
-def test_encoder_reuses_its_buffer_without_leaking_previous_bytes() -> None:
+def test_encoder_reuses_its_buffer_without_leaking_previous_bytes(decode_original) -> None:
     encoder = TradeEncoder()
     long = encoder.encode([{"c": ["x" * 50], "p": 1.0, "s": "A", "t": 1, "v": 1.0}] * 3)
     short = encoder.encode([{"c": None, "p": 1.0, "s": "A", "t": 1, "v": 1.0}])
     assert len(short) < len(long)
-    assert _read(short, ORIGINAL_SCHEMA)["data"][0]["c"] is None
+    assert decode_original(short)["data"][0]["c"] is None

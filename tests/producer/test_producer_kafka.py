@@ -165,3 +165,25 @@ def test_stalled_feed_is_abandoned_for_a_new_connection(
     _assert_exactly_once(
         sent, _arrived(read_topic(kafka_bootstrap, topics.trades), decode_original)
     )
+
+
+def test_full_local_queue_waits_instead_of_dropping(
+    kafka_bootstrap, topics, make_settings, start_producer, read_topic, decode_original
+) -> None:
+    with FakeFinnhub(rate=1000, burst=6, ping_interval_s=0.3, seed=13) as fast_feed:
+        settings = make_settings(
+            fast_feed.url,
+            kafka_bootstrap,
+            topics,
+            SYMBOLS,
+            kafka_queue_max_messages=3,
+            kafka_linger_ms=20,
+        )
+        producer = start_producer(settings)
+        fast_feed.wait_until_subscribed(SYMBOLS)
+        sent = _stream(fast_feed, producer, 1.0)
+        assert producer.stop() == 0
+
+    assert producer.value("finnhub_kafka_backpressure_waits_total") > 0
+    arrived = _arrived(read_topic(kafka_bootstrap, topics.trades), decode_original)
+    _assert_exactly_once(sent, arrived)
