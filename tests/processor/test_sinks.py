@@ -13,6 +13,7 @@ from finnhub_processor.sinks import (
     PartialWriteError,
     connector_options,
     is_transient,
+    stopping_query,
     write_rows,
 )
 
@@ -82,3 +83,8 @@ def test_connector_gets_credentials_only_when_a_username_is_set() -> None:
 
 def test_password_never_shows_in_the_settings_repr() -> None:
     assert "s3cret" not in repr(ProcessorSettings(cassandra_password="s3cret"))
+
+
+def test_a_write_interrupted_by_stopping_the_query_is_not_retried() -> None:
+    assert stopping_query(RuntimeError("An error occurred: java.lang.InterruptedException"))
+    assert not stopping_query(RuntimeError("Failed to open native connection to Cassandra"))

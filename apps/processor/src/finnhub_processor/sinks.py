@@ -270,6 +270,12 @@ def connector_options(table: CassandraTable, settings: ProcessorSettings) -> dic
     return options
 
 
+def stopping_query(error: BaseException) -> bool:
+    """Whether a failed write was interrupted because its query is stopping: not to retry."""
+    text = str(error)
+    return "InterruptedException" in text or "SPARK_JOB_CANCELLED" in text
+
+
 def write_with_connector(
     frame: DataFrame, table: CassandraTable, settings: ProcessorSettings
 ) -> None:
@@ -281,6 +287,7 @@ def write_with_connector(
         .mode("append")
     )
     for attempt in Retrying(
+        retry=retry_if_exception(lambda error: not stopping_query(error)),
         stop=stop_after_delay(settings.cassandra_retry_seconds),
         wait=wait_exponential(multiplier=0.5, min=0.5, max=5.0),
         before_sleep=before_sleep_log(log, logging.WARNING),
