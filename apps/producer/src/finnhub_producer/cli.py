@@ -52,6 +52,9 @@ def run_producer(
             encoder.fingerprint,
             metrics,
             dlq_source=url_for_logs(settings.finnhub_ws_url),
+            # An idempotent producer in a fatal state can no longer promise order or
+            # exactly-once; stopping lets the supervisor start a fresh one.
+            on_fatal=stop.set,
         )
     except KafkaException as exc:
         # librdkafka refuses inconsistent settings (say linger above the delivery timeout).
@@ -72,19 +75,12 @@ def run_producer(
     server.start()
     ingestor = FrameIngestor(encoder, producer, metrics)
 
-    def on_idle() -> None:
-        producer.poll(0)
-        if producer.fatal_error is not None:
-            # An idempotent producer in a fatal state can no longer guarantee order or
-            # exactly-once; stopping lets the supervisor start a fresh one.
-            stop.set()
-
     feed = FeedClient(
         settings.finnhub_ws_url,
         settings.finnhub_token,
         settings.finnhub_symbols,
         on_frame=ingestor.handle,
-        on_idle=on_idle,
+        on_idle=producer.poll,
         metrics=metrics,
         reconnect_initial_s=settings.reconnect_initial_s,
         reconnect_max_s=settings.reconnect_max_s,

@@ -53,6 +53,7 @@ class TradeProducer:
         fingerprint: bytes,
         metrics: ProducerMetrics,
         dlq_source: str = "finnhub-producer",
+        on_fatal: Callable[[], None] | None = None,
     ) -> None:
         # librdkafka's own log lines go through structlog too, so stderr stays one JSON event
         # per line.
@@ -66,6 +67,7 @@ class TradeProducer:
         self._dlq_source = dlq_source.encode("utf-8")
         self._callbacks: dict[int, Callable[[KafkaError | None, Message], None]] = {}
         self.fatal_error: KafkaError | None = None
+        self._on_fatal = on_fatal
 
     def send(self, record: KafkaRecord) -> None:
         """Queue one record; waits (never drops) while the local queue is full."""
@@ -140,6 +142,8 @@ class TradeProducer:
         if err.fatal():
             self.fatal_error = err
             log.error("kafka_fatal_error", error=err.str())
+            if self._on_fatal is not None:
+                self._on_fatal()
         else:
             # Transient (broker down, connection refused): librdkafka retries by itself.
             log.warning("kafka_error", error=err.str())
