@@ -88,3 +88,26 @@ def test_service_started_with_stop_with_parent_dies_when_its_parent_is_killed(
     parent.kill()
     parent.wait()
     assert _gone(child_pid, within_s=10)
+
+
+def test_process_whose_main_thread_exited_while_others_run_counts_as_running(
+    tmp_path: Path,
+) -> None:
+    # What a JVM looks like during shutdown hooks: main thread a zombie, ports still bound.
+    script = (
+        "import ctypes, threading, time\n"
+        "threading.Thread(target=time.sleep, args=(120,)).start()\n"
+        "print('ready', flush=True)\n"
+        "ctypes.CDLL(None).pthread_exit(None)\n"
+    )
+    files = _files(tmp_path, "marker-half-exited")
+    pid = start_background([sys.executable, "-c", script, "marker-half-exited"], files, tmp_path)
+    deadline = time.monotonic() + 20
+    while "ready" not in files.log_file.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    leader_state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    assert leader_state == "Z"
+    assert recorded_pid(files) == pid
+    assert stop(files, timeout_s=10) is True
+    assert _gone(pid, within_s=5)

@@ -13,7 +13,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from local_stack.errors import MissingToolError
+from local_stack.errors import LocalStackError, MissingToolError
 
 PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 
@@ -81,13 +81,29 @@ def is_running(pid: int, identity: str) -> bool:
     _reap(pid)
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError, IndexError):
+    except (FileNotFoundError, ProcessLookupError):
         return False
-    if state == "Z":
+    if not _any_thread_alive(pid):
         return False
-    # The java launcher re-executes itself at start; for that instant the command line is empty.
+    # Empty while the java launcher re-executes itself at start, and after the main thread
+    # has exited while shutdown hooks still run (Cassandra drains for seconds, ports bound).
     return cmdline == "" or identity in cmdline
+
+
+def _any_thread_alive(pid: int) -> bool:
+    """A JVM's main thread can be a zombie while its other threads still run, so ask each."""
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except FileNotFoundError:
+        return False
+    for task in tasks:
+        try:
+            state = (task / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if state not in ("Z", "X"):
+            return True
+    return False
 
 
 def stop(files: ProcessFiles, timeout_s: float) -> bool:
@@ -102,7 +118,12 @@ def stop(files: ProcessFiles, timeout_s: float) -> bool:
         time.sleep(0.2)
     if is_running(pid, files.identity):
         _signal(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
         while is_running(pid, files.identity):
+            if time.monotonic() > deadline:
+                raise LocalStackError(
+                    f"pid {pid} from {files.pid_file} survived SIGKILL; check it with ps"
+                )
             time.sleep(0.1)
     files.pid_file.unlink(missing_ok=True)
     return True
