@@ -66,7 +66,10 @@ def test_unsubscribe_stops_the_trades(fake: FakeFinnhub) -> None:
         ws.send(json.dumps({"type": "subscribe", "symbol": "AAPL"}))
         _frames(ws, 0.2)
         ws.send(json.dumps({"type": "unsubscribe", "symbol": "AAPL"}))
-        _frames(ws, 0.1)
+        deadline = time.monotonic() + 10
+        while any(fake.subscriptions().values()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        _frames(ws, 0.2)
         late = [f for f in _frames(ws, 0.3) if f["type"] == "trade"]
     finally:
         ws.close()
@@ -112,10 +115,10 @@ def test_stall_silences_everything_including_pings(fake: FakeFinnhub) -> None:
     try:
         ws.send(json.dumps({"type": "subscribe", "symbol": "AAPL"}))
         fake.wait_until_subscribed(["AAPL"])
-        fake.stall(0.6)
+        fake.stall(2.0)
         _frames(ws, 0.1)
         assert _frames(ws, 0.4) == []
-        assert _frames(ws, 0.5) != []
+        assert _frames(ws, 3.0) != []
     finally:
         ws.close()
 

