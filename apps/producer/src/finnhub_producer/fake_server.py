@@ -59,7 +59,7 @@ _CONDITIONS = ("1", "8", "12", "24", "37")
 class SentFrame:
     connection_id: int
     kind: str
-    """trade, ping, error, garbage or unknown"""
+    """trade, ping, error, garbage, unknown (send_raw) or preload"""
     raw: str | bytes
     trades: tuple[dict[str, Any], ...] = ()
 
