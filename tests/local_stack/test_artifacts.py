@@ -18,7 +18,6 @@ from local_stack.artifacts import (
     render_pom,
 )
 from local_stack.errors import MissingToolError, ResolutionError
-from local_stack.processes import find_java
 from local_stack.settings import LocalStackSettings
 
 
@@ -96,13 +95,6 @@ def test_missing_maven_error_says_what_and_how_to_fix(tmp_path: Path) -> None:
         resolver.resolve(SPARK_CONNECTOR_JARS)
     assert "no-such-maven-here" in str(raised.value)
     assert "LOCAL_STACK_MVN" in str(raised.value)
-
-
-def test_missing_java_error_says_what_and_how_to_fix() -> None:
-    with pytest.raises(MissingToolError) as raised:
-        find_java("no-such-java-here")
-    assert "Java 17" in str(raised.value)
-    assert "LOCAL_STACK_JAVA" in str(raised.value)
 
 
 def _fake_maven(tmp_path: Path, body: str) -> str:

@@ -1,4 +1,4 @@
-"""Background processes by pid file: stop escalates, a foreign pid is never ours, parents reap."""
+"""Background processes: the Java they need, stop escalation, pid files that are not ours."""
 
 from __future__ import annotations
 
@@ -9,7 +9,16 @@ import textwrap
 import time
 from pathlib import Path
 
-from local_stack.processes import ProcessFiles, recorded_pid, start_background, stop
+import pytest
+from local_stack.errors import MissingToolError
+from local_stack.processes import (
+    ProcessFiles,
+    find_java,
+    java_major_version,
+    recorded_pid,
+    start_background,
+    stop,
+)
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)"]
 IGNORES_SIGTERM = [
@@ -111,3 +120,33 @@ def test_process_whose_main_thread_exited_while_others_run_counts_as_running(
     assert recorded_pid(files) == pid
     assert stop(files, timeout_s=10) is True
     assert _gone(pid, within_s=5)
+
+
+def test_missing_java_error_says_what_and_how_to_fix() -> None:
+    with pytest.raises(MissingToolError) as raised:
+        find_java("no-such-java-here")
+    assert "Java 17" in str(raised.value)
+    assert "LOCAL_STACK_JAVA" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("output", "major"),
+    [
+        ('openjdk version "17.0.15" 2025-04-15\nOpenJDK Runtime Environment', 17),
+        ('openjdk version "21" 2023-09-19', 21),
+        ('java version "1.8.0_392"', 8),
+        ("something else entirely", None),
+    ],
+)
+def test_java_major_version_reads_both_version_styles(output: str, major: int | None) -> None:
+    assert java_major_version(output) == major
+
+
+def test_java_older_than_17_is_refused_with_the_version_found(tmp_path: Path) -> None:
+    old_java = tmp_path / "java"
+    old_java.write_text("#!/bin/sh\necho 'openjdk version \"11.0.2\" 2019-01-15' >&2\n")
+    old_java.chmod(0o755)
+    with pytest.raises(MissingToolError) as raised:
+        find_java(str(old_java))
+    assert "Java 11" in str(raised.value)
+    assert "17" in str(raised.value)

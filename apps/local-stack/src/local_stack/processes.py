@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -33,12 +34,33 @@ class ProcessFiles:
     identity: str
 
 
+# Kafka 4's broker and Cassandra 5.0 both need Java 17 (Cassandra 5.0 runs on 11 or 17).
+MINIMUM_JAVA = 17
+_JAVA_VERSION = re.compile(r'version "(?:1\.)?(\d+)')
+
+
+def java_major_version(version_output: str) -> int | None:
+    """17 from `openjdk version "17.0.15" ...`; 8 from the old `"1.8.0_392"` style."""
+    match = _JAVA_VERSION.search(version_output)
+    return int(match.group(1)) if match else None
+
+
 def find_java(java: str) -> str:
+    """The path of a Java 17+ launcher, or an error that says what to install."""
+    install = (
+        "Install one (Debian: apt-get install openjdk-17-jdk-headless) or set LOCAL_STACK_JAVA."
+    )
     path = shutil.which(java)
     if path is None:
         raise MissingToolError(
-            f"Java ({java!r}) is not on PATH; Kafka and Cassandra run on a Java 17 JVM. Install "
-            "one (Debian: apt-get install openjdk-17-jdk-headless) or point LOCAL_STACK_JAVA at it."
+            f"Java ({java!r}) is not on PATH; Kafka and Cassandra run on a Java 17 JVM. {install}."
+        )
+    result = subprocess.run([path, "-version"], capture_output=True, text=True, check=False)
+    major = java_major_version(result.stderr + result.stdout)
+    if major is None or major < MINIMUM_JAVA:
+        raise MissingToolError(
+            f"{path} is Java {major or 'of unknown version'}; Kafka 4 needs Java "
+            f"{MINIMUM_JAVA} or newer. {install}."
         )
     return path
 
