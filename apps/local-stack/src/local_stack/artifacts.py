@@ -2,7 +2,7 @@
 
 Each jar set (Kafka, Cassandra, the Spark connectors) becomes a tiny generated pom; Maven's
 `dependency:copy-dependencies` copies it with its runtime dependencies into `.cache/jars/<set>`.
-A marker holding the pom's fingerprint makes a second run skip Maven entirely.
+A marker holding the set's fingerprint makes a second run skip Maven entirely.
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ ProgressCallback = Callable[[str], None]
 
 
 class JarResolver:
-    """Resolves jar sets with Maven into `<cache>/jars/<set>`, at most once per pom content."""
+    """Resolves jar sets with Maven into `<cache>/jars/<set>`, once per set fingerprint."""
 
     def __init__(self, settings: LocalStackSettings) -> None:
         self._settings = settings
