@@ -34,7 +34,7 @@ from cassandra.cluster import Cluster, Session
 from cassandra.concurrent import execute_concurrent_with_args
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
-from finnhub_processor.job import start_queries, trades_batch_writer
+from finnhub_processor.job import create_spark_session, start_queries, trades_batch_writer
 from finnhub_processor.settings import ProcessorSettings
 from finnhub_processor.transforms import decode_messages, trade_uuid, trades_avro_schema
 from pyspark.sql import SparkSession
@@ -418,15 +418,13 @@ def main() -> None:
         work = Path(tmp)
         cluster = Cluster([endpoints.cassandra_host], port=endpoints.cassandra_port)
         session = cluster.connect()
-        spark = (
-            SparkSession.builder.master("local[2]")
-            .appName("benchmark-processor")
-            .config("spark.jars", ",".join(str(j) for j in jars))
-            .config("spark.sql.shuffle.partitions", "2")
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.sql.session.timeZone", "UTC")
-            .getOrCreate()
+        # The job's own session factory, so the benchmark measures the job's Spark settings.
+        spark = create_spark_session(
+            ProcessorSettings(
+                spark_master="local[2]",
+                spark_jars=",".join(str(j) for j in jars),
+                spark_shuffle_partitions=2,
+            )
         )
         spark.sparkContext.setLogLevel("ERROR")
         try:
