@@ -6,11 +6,13 @@ UV_VERSION := 0.13.8
 # uv from PATH if present, else a project-local copy installed with the machine's python3.
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.cache/uv/bin/uv)
 
-.PHONY: help setup run test lint format
+.PHONY: help setup run report test lint format
 
 help:
-	@echo "make run    - start Kafka + Cassandra locally and the whole pipeline"
+	@echo "make run    - start Kafka + Cassandra locally and the whole pipeline, with a live view"
 	@echo "make test   - the whole test suite, real services included"
+	@echo "make report - render the dashboard panels to PNG under report/ from the local Cassandra"
+	@echo "make preview [STACK=eks] - the real pulumi preview of a stack, offline"
 	@echo "make lint   - ruff check + format check"
 
 $(CURDIR)/.cache/uv/bin/uv:
@@ -22,7 +24,10 @@ setup: $(UV)
 	$(UV) sync --frozen --all-packages
 
 run: setup
-	$(UV) run --frozen local-stack up
+	$(UV) run --frozen finnhub-run
+
+report: setup
+	$(UV) run --frozen finnhub-report --out report
 
 test: setup
 	$(UV) run --frozen pytest
