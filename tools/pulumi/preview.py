@@ -263,7 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args, extra = parser.parse_known_args(argv)
     if not args.skip_install:
-        subprocess.run(["bash", str(INSTALL_SCRIPT)], check=True)
+        built = subprocess.run(["bash", str(INSTALL_SCRIPT)], check=False)
+        if built.returncode != 0:
+            raise SystemExit(f"building the Pulumi toolchain failed; see {INSTALL_SCRIPT} above")
     return run_preview(args.stack, extra)
 
 
