@@ -29,7 +29,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTALL_SCRIPT = ROOT / "tools" / "pulumi" / "install.sh"
-BIN_DIR = ROOT / ".cache" / "pulumi" / "bin"
+# Where install.sh puts the binaries; PULUMI_TOOLCHAIN_BIN moves both.
+BIN_DIR = Path(os.environ.get("PULUMI_TOOLCHAIN_BIN", ROOT / ".cache" / "pulumi" / "bin"))
 STATE_DIR = ROOT / ".state" / "pulumi"
 
 # Throwaway: it only guards the staged preview copy under .state/, never a real stack's secrets.
