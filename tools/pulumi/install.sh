@@ -22,7 +22,8 @@ k8s_provider_module="github.com/pulumi/pulumi-kubernetes/provider/v4"
 # Builds share two cores with everything else on the machine: one package at a time, lowest priority.
 # PULUMI_BUILD_PARALLEL=N lifts that when measuring.
 build_parallel="${PULUMI_BUILD_PARALLEL:-1}"
-export GOFLAGS="-buildvcs=false -trimpath -p=$build_parallel"
+build_flags="-buildvcs=false -trimpath"
+export GOFLAGS="$build_flags -p=$build_parallel"
 
 log() { printf '[pulumi-toolchain] %s\n' "$*" >&2; }
 
@@ -31,7 +32,7 @@ stamp_of() {
 	local dir="$1"
 	{
 		go version
-		echo "$GOFLAGS"
+		echo "$build_flags"
 		find "$dir" -maxdepth 1 -type f \( -name 'go.mod' -o -name 'go.sum' -o -name '*.go' \) -print0 |
 			sort -z | xargs -0 sha256sum | sed "s# $dir/# #"
 	} | sha256sum | cut -d' ' -f1
