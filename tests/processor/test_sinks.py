@@ -74,7 +74,6 @@ def test_connector_gets_credentials_only_when_a_username_is_set() -> None:
         "table": "trades",
         "spark.cassandra.connection.host": "h1,h2",
         "spark.cassandra.connection.port": "9",
-        "spark.cassandra.connection.keepAliveMS": "600000",
     }
     secured = connector_options(
         TRADES, ProcessorSettings(cassandra_username="u", cassandra_password="s3cret")

@@ -262,9 +262,6 @@ def connector_options(table: CassandraTable, settings: ProcessorSettings) -> dic
         "table": table.name,
         "spark.cassandra.connection.host": settings.cassandra_hosts,
         "spark.cassandra.connection.port": str(settings.cassandra_port),
-        # The connector closes an idle session after 5 s by default; micro-batches come
-        # slower than that under load, and reconnecting cost each batch about a second.
-        "spark.cassandra.connection.keepAliveMS": "600000",
     }
     if settings.cassandra_username:
         secret = settings.cassandra_password
