@@ -342,7 +342,7 @@ def test_kill_9_mid_stream_then_restart_ends_with_the_rows_of_a_clean_run(
     kafka_bootstrap: str,
     tmp_path: Path,
 ) -> None:
-    settings = settings_for(cassandra_writer="connector")
+    settings = settings_for(cassandra_writer="driver")
     sent = produce(kafka_bootstrap, settings.kafka_topic, encode_trades, make_messages(60))
     env = processor_env(settings, spark_jars)
     log = tmp_path / "processor.log"
@@ -455,7 +455,7 @@ def test_batches_written_during_a_cassandra_outage_retry_and_land_after_it(
     proxy = TcpProxy((local_stack.cassandra_host, local_stack.cassandra_port))
     proxy.up()
     settings = settings_for(
-        cassandra_port=proxy.port, cassandra_retry_seconds=180.0, cassandra_writer="connector"
+        cassandra_port=proxy.port, cassandra_retry_seconds=180.0, cassandra_writer="driver"
     )
     keyspace = settings.cassandra_keyspace
     messages = make_messages(60)

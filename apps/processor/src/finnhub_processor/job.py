@@ -31,7 +31,6 @@ from finnhub_processor.sinks import (
     RUNNING_AVERAGES,
     TRADE_WINDOWS,
     TRADES,
-    resolve_writer,
     write_dead_letters,
     write_to_cassandra,
 )
@@ -133,7 +132,6 @@ def start_queries(
 ) -> list[StreamingQuery]:
     """Starts both queries; `trigger` defaults to the configured processing-time interval."""
     trigger = trigger or {"processingTime": settings.trigger_interval}
-    settings = resolve_writer(spark, settings)
     decoded = decode_messages(kafka_source(spark, settings), trades_avro_schema())
     trades = (
         decoded.writeStream.queryName(TRADES_QUERY)

@@ -29,12 +29,12 @@ class ProcessorSettings(BaseSettings):
     cassandra_username: str | None = None
     cassandra_password: SecretStr | None = None
     cassandra_keyspace: str = "market"
-    cassandra_writer: Literal["auto", "connector", "driver"] = Field(
-        "auto",
+    cassandra_writer: Literal["connector", "driver"] = Field(
+        "driver",
         description=(
-            "How batches reach Cassandra: the Spark Cassandra connector (faster, needs its jars "
-            "in SPARK_JARS), cassandra-driver from the Python workers, or auto: the connector "
-            "when its classes are on Spark's classpath, else the driver."
+            "How batches reach Cassandra: cassandra-driver from the Python workers, or the "
+            "Spark Cassandra connector (faster here, needs its jars in SPARK_JARS, but see "
+            "sinks.py: it can hang through a Cassandra outage on this Spark)."
         ),
     )
     cassandra_concurrency: int = Field(64, ge=1, description="In-flight writes per partition.")

@@ -2,12 +2,14 @@
 
 Two Cassandra writers, chosen by CASSANDRA_WRITER (benchmarks/processor.py measures both):
 
-- `connector`: the Spark Cassandra connector's DataFrame writer, all in the JVM. Its 3.5.1
-  release targets Spark 3.5; on Spark 4.2 its DataFrame write path works (its SQL extensions
-  do not, so they are not enabled), and it is several times faster than Python here.
-- `driver`: cassandra-driver on the executors, one partition at a time: each Python worker
-  keeps one session (workers are reused across tasks), prepares the INSERT once and sends the
-  rows with `execute_concurrent`, retrying only the failed ones. Needs no extra jars.
+- `driver` (default): cassandra-driver on the executors, one partition at a time: each Python
+  worker keeps one session (workers are reused across tasks), prepares the INSERT once and
+  sends the rows with `execute_concurrent`, retrying only the failed ones. Needs no jar.
+- `connector`: the Spark Cassandra connector's DataFrame writer, all in the JVM. Its newest
+  release (3.5.1) targets Spark 3.5; on Spark 4.2 its DataFrame write path works (its SQL
+  extensions do not, so they are not enabled) and it drains a backlog faster than the driver
+  writer here. It is not the default: once, a session it kept across a Cassandra outage
+  waited forever (uninterruptibly) in `Session.refreshSchema`, hanging the query and its stop.
 
 Either way every INSERT is an upsert of the whole row by its primary key, so a micro-batch
 replayed after a crash rewrites the same rows: with the checkpoint this gives exactly-once
@@ -33,7 +35,7 @@ from cassandra.policies import (
     TokenAwarePolicy,
 )
 from cassandra.query import PreparedStatement
-from pyspark.sql import DataFrame, Row, SparkSession
+from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 from tenacity import (
     Retrying,
@@ -239,20 +241,6 @@ def write_partition(
     params = map(_row_params(table), rows)
     for chunk in _chunks(params, WRITE_CHUNK_ROWS):
         write_rows(execute, chunk, settings, table.name)
-
-
-CONNECTOR_CLASS = "com.datastax.spark.connector.cql.CassandraConnector"
-
-
-def resolve_writer(spark: SparkSession, settings: ProcessorSettings) -> ProcessorSettings:
-    """`settings` with `cassandra_writer` made concrete: `auto` picks the connector if loadable."""
-    if settings.cassandra_writer != "auto":
-        return settings
-    jvm = spark.sparkContext._jvm
-    loadable = bool(jvm.org.apache.spark.util.Utils.classIsLoadable(CONNECTOR_CLASS))
-    writer = "connector" if loadable else "driver"
-    log.info("Cassandra writer: %s (connector classes loadable: %s)", writer, loadable)
-    return settings.model_copy(update={"cassandra_writer": writer})
 
 
 def connector_options(table: CassandraTable, settings: ProcessorSettings) -> dict[str, str]:
