@@ -257,7 +257,7 @@ def throughput(args, spark, endpoints, session, work: Path) -> None:
     produce_backlog(endpoints.kafka_bootstrap, warm_topic, backlog_trades(2_000, 1_767_225_600_000))
 
     figures: dict[str, float] = {}
-    for writer in ("connector", "driver"):
+    for writer in ("driver", "connector"):
         keyspace = f"bench_{writer}_{run}"
         create_keyspace(session, keyspace)
         # First queries in a session compile code and start Python workers: not the steady state.
@@ -439,9 +439,9 @@ def main() -> None:
                 f"{'max ms':>8s} {'probes':>11s}"
             )
             for writer, trigger in (
-                ("connector", "1 second"),
-                ("connector", "0 seconds"),
+                ("driver", "1 second"),
                 ("driver", "0 seconds"),
+                ("connector", "0 seconds"),
             ):
                 latency(args, spark, endpoints, session, work, writer, trigger)
             print("\nReal-time mode (pyspark has trigger(realTime=...))")
