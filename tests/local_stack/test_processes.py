@@ -137,6 +137,7 @@ def test_missing_java_error_says_what_and_how_to_fix() -> None:
         ('java version "1.8.0_392"', 8),
         ("something else entirely", None),
     ],
+    ids=["openjdk-17", "openjdk-21", "oracle-8", "unrecognised"],
 )
 def test_java_major_version_reads_both_version_styles(output: str, major: int | None) -> None:
     assert java_major_version(output) == major
