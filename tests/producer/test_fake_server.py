@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 import time
@@ -10,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 import websocket
-from finnhub_producer.fake_server import FakeFinnhub
+from finnhub_producer.fake_server import FakeFinnhub, TradeGenerator
 
 
 @pytest.fixture
@@ -141,3 +142,11 @@ def test_console_script_serves_on_the_requested_port() -> None:
     finally:
         process.terminate()
         assert process.wait(10) == 0
+
+
+def test_default_symbols_start_near_their_market_level() -> None:
+    generator = TradeGenerator(random.Random(7))
+    btc = generator.trade("BINANCE:BTCUSDT", 0)["p"]
+    doge = generator.trade("BINANCE:DOGEUSDT", 0)["p"]
+    assert 80_000 < btc < 100_000
+    assert 0.1 < doge < 0.2

@@ -73,6 +73,16 @@ class _Client:
     preloaded: bool = False
 
 
+# Rough late-2026 levels for the default symbols, so a local run looks like a market; any other
+# symbol starts at a random level.
+_START_PRICES: dict[str, float] = {
+    "BINANCE:BTCUSDT": 90_000.0,
+    "BINANCE:ETHUSDT": 3_000.0,
+    "BINANCE:XRPUSDT": 2.0,
+    "BINANCE:DOGEUSDT": 0.15,
+}
+
+
 class TradeGenerator:
     """Random-walk prices per symbol, log-normal volumes, conditions sometimes null. Pure."""
 
@@ -82,7 +92,7 @@ class TradeGenerator:
 
     def trade(self, symbol: str, time_ms: int) -> dict[str, Any]:
         rng = self._rng
-        price = self._prices.get(symbol) or rng.uniform(0.1, 60000.0)
+        price = self._prices.get(symbol) or _START_PRICES.get(symbol) or rng.uniform(0.1, 60000.0)
         price *= math.exp(rng.gauss(0.0, 0.0005))
         self._prices[symbol] = price
         roll = rng.random()
