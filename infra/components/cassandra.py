@@ -22,15 +22,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
-from finnhub_infra.components.conventions import (
-    container_security_context,
-    image_tag,
-    object_meta,
-    pod_security_context,
-    recommended_labels,
-    secret_env,
-    selector_labels,
-)
+from finnhub_infra.components import manifests
+from finnhub_infra.components.conventions import image_tag, recommended_labels, secret_env
 from finnhub_infra.config import CassandraConfig
 
 NAME = "cassandra"
@@ -100,20 +93,14 @@ def start_script() -> str:
 
 
 def headless_service_manifest(namespace: str, cfg: CassandraConfig) -> dict[str, Any]:
-    labels = recommended_labels(NAME, "database", image_tag(cfg.image))
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": object_meta(NAME, namespace, labels),
-        "spec": {
-            "clusterIP": "None",
-            "selector": selector_labels(NAME),
-            "ports": [
-                {"name": "cql", "port": CQL_PORT, "targetPort": CQL_PORT},
-                {"name": "gossip", "port": GOSSIP_PORT, "targetPort": GOSSIP_PORT},
-            ],
-        },
-    }
+    return manifests.service(
+        NAME,
+        namespace,
+        recommended_labels(NAME, "database", image_tag(cfg.image)),
+        NAME,
+        {"cql": CQL_PORT, "gossip": GOSSIP_PORT},
+        headless=True,
+    )
 
 
 def statefulset_manifest(
@@ -121,12 +108,13 @@ def statefulset_manifest(
 ) -> dict[str, Any]:
     labels = recommended_labels(NAME, "database", image_tag(cfg.image))
     seeds = ",".join(node_dns(i, namespace) for i in range(min(cfg.replicas, 2)))
-    container = {
-        "name": NAME,
-        "image": cfg.image,
-        "imagePullPolicy": "IfNotPresent",
-        "command": ["/bin/bash", "-c", start_script()],
-        "env": [
+    container = manifests.container(
+        NAME,
+        cfg.image,
+        cfg.resources.to_manifest(),
+        read_only_root=False,
+        command=["/bin/bash", "-c", start_script()],
+        env=[
             {"name": "CASSANDRA_CLUSTER_NAME", "value": cfg.cluster_name},
             {"name": "CASSANDRA_SEEDS", "value": seeds},
             {"name": "CASSANDRA_DC", "value": DATACENTER},
@@ -141,64 +129,40 @@ def statefulset_manifest(
             {"name": "CASSANDRA_LISTEN_ADDRESS", "value": "$(POD_IP)"},
             {"name": "CASSANDRA_BROADCAST_ADDRESS", "value": "$(POD_IP)"},
         ],
-        "ports": [
-            {"name": "cql", "containerPort": CQL_PORT},
-            {"name": "gossip", "containerPort": GOSSIP_PORT},
-        ],
-        "resources": cfg.resources.to_manifest(),
-        "securityContext": container_security_context(read_only_root=False),
-        "readinessProbe": {
+        ports={"cql": CQL_PORT, "gossip": GOSSIP_PORT},
+        readiness={
             "exec": {"command": ["python3", "-c", CQL_READY_PROBE]},
             "initialDelaySeconds": 30,
             "periodSeconds": 10,
             "timeoutSeconds": 5,
         },
-        "livenessProbe": {
-            "tcpSocket": {"port": CQL_PORT},
-            "initialDelaySeconds": 180,
-            "periodSeconds": 30,
-            "failureThreshold": 5,
-        },
-        "volumeMounts": [
+        liveness=manifests.tcp_probe(CQL_PORT, initial_delay=180, period=30, failure_threshold=5),
+        volume_mounts=[
             {"name": "data", "mountPath": "/var/lib/cassandra"},
             {"name": "config", "mountPath": "/config"},
             {"name": "logs", "mountPath": "/var/log/cassandra"},
         ],
-    }
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": object_meta(NAME, namespace, labels),
-        "spec": {
-            "serviceName": NAME,
-            "replicas": cfg.replicas,
-            "podManagementPolicy": "OrderedReady",
-            "selector": {"matchLabels": selector_labels(NAME)},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "securityContext": pod_security_context(CASSANDRA_UID),
-                    "enableServiceLinks": False,
-                    "terminationGracePeriodSeconds": 120,
-                    "containers": [container],
-                    "volumes": [
-                        {"name": "config", "emptyDir": {"sizeLimit": "16Mi"}},
-                        {"name": "logs", "emptyDir": {"sizeLimit": "1Gi"}},
-                    ],
-                },
-            },
-            "volumeClaimTemplates": [
-                {
-                    "metadata": {"name": "data", "labels": labels},
-                    "spec": {
-                        "accessModes": ["ReadWriteOnce"],
-                        "storageClassName": storage_class,
-                        "resources": {"requests": {"storage": cfg.storage_size}},
-                    },
-                }
-            ],
-        },
-    }
+    )
+    template = manifests.pod_template(
+        labels,
+        [container],
+        uid=CASSANDRA_UID,
+        termination_grace_seconds=120,
+        volumes=[
+            {"name": "config", "emptyDir": {"sizeLimit": "16Mi"}},
+            {"name": "logs", "emptyDir": {"sizeLimit": "1Gi"}},
+        ],
+    )
+    return manifests.stateful_set(
+        NAME,
+        namespace,
+        labels,
+        service_name=NAME,
+        replicas=cfg.replicas,
+        pod_management_policy="OrderedReady",
+        template=template,
+        volume_claim=manifests.data_volume_claim(labels, storage_class, cfg.storage_size),
+    )
 
 
 def schema_job_script(
@@ -268,16 +232,12 @@ as_admin -e "DESCRIBE KEYSPACE {KEYSPACE}" | head -n 3
 
 
 def schema_configmap_manifest(namespace: str, cfg: CassandraConfig, cql: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": object_meta(
-            SCHEMA_CONFIGMAP,
-            namespace,
-            recommended_labels(SCHEMA_JOB, "schema-init", image_tag(cfg.image)),
-        ),
-        "data": {SCHEMA_FILE: cql, "apply-schema.sh": schema_job_script(namespace, cfg)},
-    }
+    return manifests.config_map(
+        SCHEMA_CONFIGMAP,
+        namespace,
+        recommended_labels(SCHEMA_JOB, "schema-init", image_tag(cfg.image)),
+        {SCHEMA_FILE: cql, "apply-schema.sh": schema_job_script(namespace, cfg)},
+    )
 
 
 def schema_job_manifest(namespace: str, cfg: CassandraConfig, schema_hash: str) -> dict[str, Any]:
@@ -291,51 +251,35 @@ def schema_job_manifest(namespace: str, cfg: CassandraConfig, schema_hash: str) 
         secret_env("GRAFANA_PASSWORD", CREDENTIALS_SECRET, GRAFANA_PASSWORD_KEY),
         {"name": "HOME", "value": "/work"},
     ]
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": object_meta(SCHEMA_JOB, namespace, labels),
-        "spec": {
-            "backoffLimit": 4,
-            "activeDeadlineSeconds": 1800,
-            "ttlSecondsAfterFinished": 86400,
-            "template": {
-                # A changed schema file changes the template, so Pulumi replaces the Job.
-                "metadata": {
-                    "labels": labels,
-                    "annotations": {"finnhub/schema-sha256": schema_hash},
-                },
-                "spec": {
-                    "restartPolicy": "OnFailure",
-                    "securityContext": pod_security_context(CASSANDRA_UID),
-                    "enableServiceLinks": False,
-                    "containers": [
-                        {
-                            "name": "apply-schema",
-                            "image": cfg.image,
-                            "imagePullPolicy": "IfNotPresent",
-                            "command": ["/bin/bash", "/schema/apply-schema.sh"],
-                            "env": env,
-                            "resources": {
-                                "requests": {"cpu": "100m", "memory": "256Mi"},
-                                "limits": {"cpu": "500m", "memory": "256Mi"},
-                            },
-                            "securityContext": container_security_context(read_only_root=True),
-                            "volumeMounts": [
-                                {"name": "schema", "mountPath": "/schema", "readOnly": True},
-                                {"name": "work", "mountPath": "/work"},
-                            ],
-                        }
-                    ],
-                    "volumes": [
-                        {"name": "schema", "configMap": {"name": SCHEMA_CONFIGMAP}},
-                        # Credential files live in memory only, for the Job's lifetime.
-                        {"name": "work", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
-                    ],
-                },
-            },
+    container = manifests.container(
+        "apply-schema",
+        cfg.image,
+        {
+            "requests": {"cpu": "100m", "memory": "256Mi"},
+            "limits": {"cpu": "500m", "memory": "256Mi"},
         },
-    }
+        read_only_root=True,
+        command=["/bin/bash", "/schema/apply-schema.sh"],
+        env=env,
+        volume_mounts=[
+            {"name": "schema", "mountPath": "/schema", "readOnly": True},
+            {"name": "work", "mountPath": "/work"},
+        ],
+    )
+    template = manifests.pod_template(
+        labels,
+        [container],
+        uid=CASSANDRA_UID,
+        # A changed schema file changes the template, so Pulumi replaces the Job.
+        annotations={"finnhub/schema-sha256": schema_hash},
+        restart_policy="OnFailure",
+        volumes=[
+            {"name": "schema", "configMap": {"name": SCHEMA_CONFIGMAP}},
+            # Credential files live in memory only, for the Job's lifetime.
+            {"name": "work", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
+        ],
+    )
+    return manifests.job(SCHEMA_JOB, namespace, labels, deadline_seconds=1800, template=template)
 
 
 def credentials_secret_manifest(
@@ -345,16 +289,11 @@ def credentials_secret_manifest(
     app_password: pulumi.Input[str],
     grafana_password: pulumi.Input[str],
 ) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": object_meta(
-            CREDENTIALS_SECRET,
-            namespace,
-            recommended_labels(NAME, "database", image_tag(cfg.image)),
-        ),
-        "type": "Opaque",
-        "stringData": {
+    return manifests.secret(
+        CREDENTIALS_SECRET,
+        namespace,
+        recommended_labels(NAME, "database", image_tag(cfg.image)),
+        {
             ADMIN_USER_KEY: "finnhub_admin",
             ADMIN_PASSWORD_KEY: admin_password,
             APP_USER_KEY: cfg.username,
@@ -362,7 +301,7 @@ def credentials_secret_manifest(
             GRAFANA_USER_KEY: "grafana",
             GRAFANA_PASSWORD_KEY: grafana_password,
         },
-    }
+    )
 
 
 def _password(name: str, opts: pulumi.ResourceOptions) -> random.RandomPassword:
@@ -402,33 +341,32 @@ class CassandraStack(pulumi.ComponentResource):
             string_data=secret.apply(lambda m: m["stringData"]),
             opts=child,
         )
-        svc = ns.apply(lambda n: headless_service_manifest(n, cfg))
-        service = k8s.core.v1.Service(
+        service = manifests.resource_from_manifest(
+            k8s.core.v1.Service,
             f"{name}-headless",
-            metadata=svc.apply(lambda m: m["metadata"]),
-            spec=svc.apply(lambda m: m["spec"]),
-            opts=child,
+            ns.apply(lambda n: headless_service_manifest(n, cfg)),
+            child,
+            spec="spec",
         )
-        sts = ns.apply(lambda n: statefulset_manifest(n, cfg, args.storage_class))
-        statefulset = k8s.apps.v1.StatefulSet(
+        statefulset = manifests.resource_from_manifest(
+            k8s.apps.v1.StatefulSet,
             f"{name}-nodes",
-            metadata=sts.apply(lambda m: m["metadata"]),
-            spec=sts.apply(lambda m: m["spec"]),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[service]),
+            ns.apply(lambda n: statefulset_manifest(n, cfg, args.storage_class)),
+            pulumi.ResourceOptions(parent=self, depends_on=[service]),
+            spec="spec",
         )
-        cm = ns.apply(lambda n: schema_configmap_manifest(n, cfg, cql))
-        schema_cm = k8s.core.v1.ConfigMap(
+        schema_cm = manifests.resource_from_manifest(
+            k8s.core.v1.ConfigMap,
             f"{name}-schema",
-            metadata=cm.apply(lambda m: m["metadata"]),
-            data=cm.apply(lambda m: m["data"]),
-            opts=child,
+            ns.apply(lambda n: schema_configmap_manifest(n, cfg, cql)),
+            child,
+            data="data",
         )
-        job = ns.apply(lambda n: schema_job_manifest(n, cfg, schema_hash))
-        self.schema_job = k8s.batch.v1.Job(
+        self.schema_job = manifests.resource_from_manifest(
+            k8s.batch.v1.Job,
             f"{name}-schema",
-            metadata=job.apply(lambda m: m["metadata"]),
-            spec=job.apply(lambda m: m["spec"]),
-            opts=pulumi.ResourceOptions(
+            ns.apply(lambda n: schema_job_manifest(n, cfg, schema_hash)),
+            pulumi.ResourceOptions(
                 parent=self,
                 # Pulumi waits for the StatefulSet's pods to be ready before the Job starts;
                 # the Job's own retry loop covers the gap until CQL logins work.
@@ -436,6 +374,7 @@ class CassandraStack(pulumi.ComponentResource):
                 replace_on_changes=["spec"],
                 delete_before_replace=True,
             ),
+            spec="spec",
         )
 
         self.contact_points = ns.apply(contact_points)

@@ -17,15 +17,13 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
+from finnhub_infra.components import manifests
 from finnhub_infra.components.cassandra import GRAFANA_PASSWORD_KEY, GRAFANA_USER_KEY
 from finnhub_infra.components.conventions import (
-    container_security_context,
     image_tag,
     object_meta,
-    pod_security_context,
     recommended_labels,
     secret_env,
-    selector_labels,
 )
 from finnhub_infra.config import GrafanaConfig
 
@@ -110,34 +108,26 @@ def dashboard_provider() -> str:
 def provisioning_configmap_manifest(
     namespace: str, cfg: GrafanaConfig, host: str, port: int, keyspace: str
 ) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": object_meta(
-            PROVISIONING_CONFIGMAP,
-            namespace,
-            recommended_labels(NAME, "dashboard", image_tag(cfg.image)),
-        ),
-        "data": {
+    return manifests.config_map(
+        PROVISIONING_CONFIGMAP,
+        namespace,
+        recommended_labels(NAME, "dashboard", image_tag(cfg.image)),
+        {
             "datasources.yaml": datasource_provisioning(host, port, keyspace),
             "dashboards.yaml": dashboard_provider(),
         },
-    }
+    )
 
 
 def dashboards_configmap_manifest(
     namespace: str, cfg: GrafanaConfig, dashboards: dict[str, str]
 ) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": object_meta(
-            DASHBOARDS_CONFIGMAP,
-            namespace,
-            recommended_labels(NAME, "dashboard", image_tag(cfg.image)),
-        ),
-        "data": dict(dashboards),
-    }
+    return manifests.config_map(
+        DASHBOARDS_CONFIGMAP,
+        namespace,
+        recommended_labels(NAME, "dashboard", image_tag(cfg.image)),
+        dict(dashboards),
+    )
 
 
 def content_hash(*parts: str) -> str:
@@ -164,25 +154,16 @@ def deployment_manifest(
         {"name": "GF_ANALYTICS_REPORTING_ENABLED", "value": "false"},
         {"name": "GF_ANALYTICS_CHECK_FOR_UPDATES", "value": "false"},
     ]
-    container = {
-        "name": NAME,
-        "image": cfg.image,
-        "imagePullPolicy": "IfNotPresent",
-        "env": env,
-        "ports": [{"name": "http", "containerPort": PORT}],
-        "resources": cfg.resources.to_manifest(),
-        "securityContext": container_security_context(read_only_root=True),
-        "readinessProbe": {
-            "httpGet": {"path": "/api/health", "port": PORT},
-            "initialDelaySeconds": 10,
-            "periodSeconds": 10,
-        },
-        "livenessProbe": {
-            "httpGet": {"path": "/api/health", "port": PORT},
-            "initialDelaySeconds": 60,
-            "periodSeconds": 20,
-        },
-        "volumeMounts": [
+    container = manifests.container(
+        NAME,
+        cfg.image,
+        cfg.resources.to_manifest(),
+        read_only_root=True,
+        env=env,
+        ports={"http": PORT},
+        readiness=manifests.http_probe("/api/health", PORT, initial_delay=10, period=10),
+        liveness=manifests.http_probe("/api/health", PORT, initial_delay=60, period=20),
+        volume_mounts=[
             {"name": "storage", "mountPath": "/var/lib/grafana"},
             {"name": "tmp", "mountPath": "/tmp"},
             {
@@ -199,47 +180,30 @@ def deployment_manifest(
             },
             {"name": "dashboards", "mountPath": DASHBOARDS_PATH, "readOnly": True},
         ],
-    }
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": object_meta(NAME, namespace, labels),
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": selector_labels(NAME)},
-            "template": {
-                "metadata": {
-                    "labels": labels,
-                    "annotations": {"finnhub/config-sha256": config_hash},
-                },
-                "spec": {
-                    "securityContext": pod_security_context(GRAFANA_UID),
-                    "enableServiceLinks": False,
-                    "containers": [container],
-                    "volumes": [
-                        {"name": "storage", "emptyDir": {"sizeLimit": "1Gi"}},
-                        {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
-                        {"name": "provisioning", "configMap": {"name": PROVISIONING_CONFIGMAP}},
-                        {"name": "dashboards", "configMap": {"name": DASHBOARDS_CONFIGMAP}},
-                    ],
-                },
-            },
-        },
-    }
+    )
+    template = manifests.pod_template(
+        labels,
+        [container],
+        uid=GRAFANA_UID,
+        annotations={"finnhub/config-sha256": config_hash},
+        volumes=[
+            {"name": "storage", "emptyDir": {"sizeLimit": "1Gi"}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+            {"name": "provisioning", "configMap": {"name": PROVISIONING_CONFIGMAP}},
+            {"name": "dashboards", "configMap": {"name": DASHBOARDS_CONFIGMAP}},
+        ],
+    )
+    return manifests.deployment(NAME, namespace, labels, replicas=1, template=template)
 
 
 def service_manifest(namespace: str, cfg: GrafanaConfig) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": object_meta(
-            NAME, namespace, recommended_labels(NAME, "dashboard", image_tag(cfg.image))
-        ),
-        "spec": {
-            "selector": selector_labels(NAME),
-            "ports": [{"name": "http", "port": PORT, "targetPort": PORT}],
-        },
-    }
+    return manifests.service(
+        NAME,
+        namespace,
+        recommended_labels(NAME, "dashboard", image_tag(cfg.image)),
+        NAME,
+        {"http": PORT},
+    )
 
 
 class GrafanaStack(pulumi.ComponentResource):
@@ -282,18 +246,15 @@ class GrafanaStack(pulumi.ComponentResource):
                 v[0], cfg, v[1], args.cassandra_port, args.cassandra_keyspace
             )
         )
-        provisioning_cm = k8s.core.v1.ConfigMap(
-            f"{name}-provisioning",
-            metadata=provisioning.apply(lambda m: m["metadata"]),
-            data=provisioning.apply(lambda m: m["data"]),
-            opts=child,
+        provisioning_cm = manifests.resource_from_manifest(
+            k8s.core.v1.ConfigMap, f"{name}-provisioning", provisioning, child, data="data"
         )
-        dashboards = ns.apply(lambda n: dashboards_configmap_manifest(n, cfg, args.dashboards))
-        dashboards_cm = k8s.core.v1.ConfigMap(
+        dashboards_cm = manifests.resource_from_manifest(
+            k8s.core.v1.ConfigMap,
             f"{name}-dashboards",
-            metadata=dashboards.apply(lambda m: m["metadata"]),
-            data=dashboards.apply(lambda m: m["data"]),
-            opts=child,
+            ns.apply(lambda n: dashboards_configmap_manifest(n, cfg, args.dashboards)),
+            child,
+            data="data",
         )
         config_hash = provisioning.apply(
             lambda m: content_hash(*m["data"].values(), *args.dashboards.values())
@@ -301,20 +262,19 @@ class GrafanaStack(pulumi.ComponentResource):
         deployment = pulumi.Output.all(ns, config_hash).apply(
             lambda v: deployment_manifest(v[0], cfg, args.cassandra_credentials_secret, v[1])
         )
-        k8s.apps.v1.Deployment(
+        manifests.resource_from_manifest(
+            k8s.apps.v1.Deployment,
             f"{name}-server",
-            metadata=deployment.apply(lambda m: m["metadata"]),
-            spec=deployment.apply(lambda m: m["spec"]),
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[admin, provisioning_cm, dashboards_cm]
-            ),
+            deployment,
+            pulumi.ResourceOptions(parent=self, depends_on=[admin, provisioning_cm, dashboards_cm]),
+            spec="spec",
         )
-        service = ns.apply(lambda n: service_manifest(n, cfg))
-        k8s.core.v1.Service(
+        manifests.resource_from_manifest(
+            k8s.core.v1.Service,
             f"{name}-service",
-            metadata=service.apply(lambda m: m["metadata"]),
-            spec=service.apply(lambda m: m["spec"]),
-            opts=child,
+            ns.apply(lambda n: service_manifest(n, cfg)),
+            child,
+            spec="spec",
         )
 
         self.service_name = NAME

@@ -13,15 +13,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
-from finnhub_infra.components.conventions import (
-    container_security_context,
-    image_tag,
-    object_meta,
-    pod_security_context,
-    recommended_labels,
-    secret_env,
-    selector_labels,
-)
+from finnhub_infra.components import manifests
+from finnhub_infra.components.conventions import image_tag, recommended_labels, secret_env
 from finnhub_infra.config import KafkaConfig
 
 NAME = "kafka"
@@ -70,35 +63,26 @@ def broker_start_script(namespace: str) -> str:
 
 
 def headless_service_manifest(namespace: str, cfg: KafkaConfig) -> dict[str, Any]:
-    labels = recommended_labels(NAME, "broker", image_tag(cfg.image))
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": object_meta(HEADLESS, namespace, labels),
-        "spec": {
-            "clusterIP": "None",
-            # Controllers must find each other before any of them is ready.
-            "publishNotReadyAddresses": True,
-            "selector": selector_labels(NAME),
-            "ports": [
-                {"name": "client", "port": CLIENT_PORT, "targetPort": CLIENT_PORT},
-                {"name": "controller", "port": CONTROLLER_PORT, "targetPort": CONTROLLER_PORT},
-            ],
-        },
-    }
+    return manifests.service(
+        HEADLESS,
+        namespace,
+        recommended_labels(NAME, "broker", image_tag(cfg.image)),
+        NAME,
+        {"client": CLIENT_PORT, "controller": CONTROLLER_PORT},
+        headless=True,
+        # Controllers must find each other before any of them is ready.
+        publish_not_ready=True,
+    )
 
 
 def client_service_manifest(namespace: str, cfg: KafkaConfig) -> dict[str, Any]:
-    labels = recommended_labels(NAME, "broker", image_tag(cfg.image))
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": object_meta(NAME, namespace, labels),
-        "spec": {
-            "selector": selector_labels(NAME),
-            "ports": [{"name": "client", "port": CLIENT_PORT, "targetPort": CLIENT_PORT}],
-        },
-    }
+    return manifests.service(
+        NAME,
+        namespace,
+        recommended_labels(NAME, "broker", image_tag(cfg.image)),
+        NAME,
+        {"client": CLIENT_PORT},
+    )
 
 
 def statefulset_manifest(
@@ -136,62 +120,33 @@ def statefulset_manifest(
         {"name": "KAFKA_HEAP_OPTS", "value": f"-Xms{cfg.heap} -Xmx{cfg.heap}"},
         secret_env("CLUSTER_ID", cluster_id_secret, "cluster-id"),
     ]
-    container = {
-        "name": NAME,
-        "image": cfg.image,
-        "imagePullPolicy": "IfNotPresent",
-        "command": ["/bin/bash", "-c", broker_start_script(namespace)],
-        "env": env,
-        "ports": [
-            {"name": "client", "containerPort": CLIENT_PORT},
-            {"name": "controller", "containerPort": CONTROLLER_PORT},
-        ],
-        "resources": cfg.resources.to_manifest(),
-        "securityContext": container_security_context(read_only_root=False),
-        "readinessProbe": {
-            "tcpSocket": {"port": CLIENT_PORT},
-            "initialDelaySeconds": 10,
-            "periodSeconds": 10,
-        },
-        "livenessProbe": {
-            "tcpSocket": {"port": CONTROLLER_PORT},
-            "initialDelaySeconds": 60,
-            "periodSeconds": 20,
-            "failureThreshold": 6,
-        },
-        "volumeMounts": [{"name": "data", "mountPath": DATA_DIR}],
-    }
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": object_meta(NAME, namespace, labels),
-        "spec": {
-            "serviceName": HEADLESS,
-            "replicas": cfg.replicas,
-            # Controllers form a quorum only when all voters start together.
-            "podManagementPolicy": "Parallel",
-            "selector": {"matchLabels": selector_labels(NAME)},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "securityContext": pod_security_context(KAFKA_UID),
-                    "enableServiceLinks": False,
-                    "terminationGracePeriodSeconds": 60,
-                    "containers": [container],
-                },
-            },
-            "volumeClaimTemplates": [
-                {
-                    "metadata": {"name": "data", "labels": labels},
-                    "spec": {
-                        "accessModes": ["ReadWriteOnce"],
-                        "storageClassName": storage_class,
-                        "resources": {"requests": {"storage": cfg.storage_size}},
-                    },
-                }
-            ],
-        },
-    }
+    container = manifests.container(
+        NAME,
+        cfg.image,
+        cfg.resources.to_manifest(),
+        read_only_root=False,
+        command=["/bin/bash", "-c", broker_start_script(namespace)],
+        env=env,
+        ports={"client": CLIENT_PORT, "controller": CONTROLLER_PORT},
+        readiness=manifests.tcp_probe(CLIENT_PORT, initial_delay=10, period=10),
+        liveness=manifests.tcp_probe(
+            CONTROLLER_PORT, initial_delay=60, period=20, failure_threshold=6
+        ),
+        volume_mounts=[{"name": "data", "mountPath": DATA_DIR}],
+    )
+    return manifests.stateful_set(
+        NAME,
+        namespace,
+        labels,
+        service_name=HEADLESS,
+        replicas=cfg.replicas,
+        # Controllers form a quorum only when all voters start together.
+        pod_management_policy="Parallel",
+        template=manifests.pod_template(
+            labels, [container], uid=KAFKA_UID, termination_grace_seconds=60
+        ),
+        volume_claim=manifests.data_volume_claim(labels, storage_class, cfg.storage_size),
+    )
 
 
 def topics_script(
@@ -231,112 +186,71 @@ def topics_script(
 
 def topics_job_manifest(namespace: str, cfg: KafkaConfig) -> dict[str, Any]:
     labels = recommended_labels(TOPICS_JOB, "topic-init", image_tag(cfg.image))
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": object_meta(TOPICS_JOB, namespace, labels),
-        "spec": {
-            "backoffLimit": 4,
-            "activeDeadlineSeconds": 900,
-            "ttlSecondsAfterFinished": 86400,
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "restartPolicy": "OnFailure",
-                    "securityContext": pod_security_context(KAFKA_UID),
-                    "enableServiceLinks": False,
-                    "containers": [
-                        {
-                            "name": "create-topics",
-                            "image": cfg.image,
-                            "imagePullPolicy": "IfNotPresent",
-                            "command": ["/bin/bash", "-c", topics_script(namespace, cfg)],
-                            "env": [{"name": "KAFKA_HEAP_OPTS", "value": "-Xmx256m"}],
-                            "resources": {
-                                "requests": {"cpu": "100m", "memory": "384Mi"},
-                                "limits": {"cpu": "500m", "memory": "384Mi"},
-                            },
-                            "securityContext": container_security_context(read_only_root=False),
-                        }
-                    ],
-                },
-            },
+    container = manifests.container(
+        "create-topics",
+        cfg.image,
+        {
+            "requests": {"cpu": "100m", "memory": "384Mi"},
+            "limits": {"cpu": "500m", "memory": "384Mi"},
         },
-    }
+        read_only_root=False,
+        command=["/bin/bash", "-c", topics_script(namespace, cfg)],
+        env=[{"name": "KAFKA_HEAP_OPTS", "value": "-Xmx256m"}],
+    )
+    return manifests.job(
+        TOPICS_JOB,
+        namespace,
+        labels,
+        deadline_seconds=900,
+        template=manifests.pod_template(
+            labels, [container], uid=KAFKA_UID, restart_policy="OnFailure"
+        ),
+    )
 
 
 def ui_deployment_manifest(namespace: str, cfg: KafkaConfig) -> dict[str, Any]:
     labels = recommended_labels(UI_NAME, "ui", image_tag(cfg.ui_image))
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": object_meta(UI_NAME, namespace, labels),
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": selector_labels(UI_NAME)},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    # The image's own `kafkaui` user.
-                    "securityContext": pod_security_context(100, 101),
-                    "enableServiceLinks": False,
-                    "containers": [
-                        {
-                            "name": UI_NAME,
-                            "image": cfg.ui_image,
-                            "imagePullPolicy": "IfNotPresent",
-                            "env": [
-                                {"name": "KAFKA_CLUSTERS_0_NAME", "value": "finnhub"},
-                                {
-                                    "name": "KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS",
-                                    "value": bootstrap_servers(namespace),
-                                },
-                                {"name": "KAFKA_CLUSTERS_0_READONLY", "value": "true"},
-                            ],
-                            "ports": [{"name": "http", "containerPort": UI_PORT}],
-                            "resources": cfg.ui_resources.to_manifest(),
-                            "securityContext": container_security_context(read_only_root=False),
-                            "readinessProbe": {
-                                "httpGet": {"path": "/actuator/health", "port": UI_PORT},
-                                "initialDelaySeconds": 20,
-                                "periodSeconds": 10,
-                            },
-                            "livenessProbe": {
-                                "httpGet": {"path": "/actuator/health", "port": UI_PORT},
-                                "initialDelaySeconds": 60,
-                                "periodSeconds": 20,
-                            },
-                        }
-                    ],
-                },
-            },
-        },
-    }
+    container = manifests.container(
+        UI_NAME,
+        cfg.ui_image,
+        cfg.ui_resources.to_manifest(),
+        read_only_root=False,
+        env=[
+            {"name": "KAFKA_CLUSTERS_0_NAME", "value": "finnhub"},
+            {"name": "KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS", "value": bootstrap_servers(namespace)},
+            {"name": "KAFKA_CLUSTERS_0_READONLY", "value": "true"},
+        ],
+        ports={"http": UI_PORT},
+        readiness=manifests.http_probe("/actuator/health", UI_PORT, initial_delay=20, period=10),
+        liveness=manifests.http_probe("/actuator/health", UI_PORT, initial_delay=60, period=20),
+    )
+    return manifests.deployment(
+        UI_NAME,
+        namespace,
+        labels,
+        replicas=1,
+        # The image's own `kafkaui` user.
+        template=manifests.pod_template(labels, [container], uid=100, gid=101),
+    )
 
 
 def ui_service_manifest(namespace: str, cfg: KafkaConfig) -> dict[str, Any]:
-    labels = recommended_labels(UI_NAME, "ui", image_tag(cfg.ui_image))
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": object_meta(UI_NAME, namespace, labels),
-        "spec": {
-            "selector": selector_labels(UI_NAME),
-            "ports": [{"name": "http", "port": UI_PORT, "targetPort": UI_PORT}],
-        },
-    }
+    return manifests.service(
+        UI_NAME,
+        namespace,
+        recommended_labels(UI_NAME, "ui", image_tag(cfg.ui_image)),
+        UI_NAME,
+        {"http": UI_PORT},
+    )
 
 
 def cluster_id_secret_manifest(namespace: str, cluster_id: pulumi.Input[str]) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": object_meta(
-            "kafka-cluster-id", namespace, recommended_labels(NAME, "broker", "v1")
-        ),
-        "type": "Opaque",
-        "stringData": {"cluster-id": cluster_id},
-    }
+    return manifests.secret(
+        "kafka-cluster-id",
+        namespace,
+        recommended_labels(NAME, "broker", "v1"),
+        {"cluster-id": cluster_id},
+    )
 
 
 class KafkaStack(pulumi.ComponentResource):
@@ -364,43 +278,57 @@ class KafkaStack(pulumi.ComponentResource):
             type="Opaque",
             opts=child,
         )
-        headless = _service(
-            f"{name}-headless", ns.apply(lambda n: headless_service_manifest(n, cfg)), child
+        headless = manifests.resource_from_manifest(
+            k8s.core.v1.Service,
+            f"{name}-headless",
+            ns.apply(lambda n: headless_service_manifest(n, cfg)),
+            child,
+            spec="spec",
         )
-        client = _service(
-            f"{name}-client", ns.apply(lambda n: client_service_manifest(n, cfg)), child
+        client = manifests.resource_from_manifest(
+            k8s.core.v1.Service,
+            f"{name}-client",
+            ns.apply(lambda n: client_service_manifest(n, cfg)),
+            child,
+            spec="spec",
         )
-        sts_manifest = ns.apply(
-            lambda n: statefulset_manifest(n, cfg, args.storage_class, "kafka-cluster-id")
-        )
-        statefulset = k8s.apps.v1.StatefulSet(
+        statefulset = manifests.resource_from_manifest(
+            k8s.apps.v1.StatefulSet,
             f"{name}-brokers",
-            metadata=sts_manifest.apply(lambda m: m["metadata"]),
-            spec=sts_manifest.apply(lambda m: m["spec"]),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[headless, id_secret]),
+            ns.apply(
+                lambda n: statefulset_manifest(n, cfg, args.storage_class, "kafka-cluster-id")
+            ),
+            pulumi.ResourceOptions(parent=self, depends_on=[headless, id_secret]),
+            spec="spec",
         )
-        job_manifest = ns.apply(lambda n: topics_job_manifest(n, cfg))
-        k8s.batch.v1.Job(
+        manifests.resource_from_manifest(
+            k8s.batch.v1.Job,
             f"{name}-topics",
-            metadata=job_manifest.apply(lambda m: m["metadata"]),
-            spec=job_manifest.apply(lambda m: m["spec"]),
-            opts=pulumi.ResourceOptions(
+            ns.apply(lambda n: topics_job_manifest(n, cfg)),
+            pulumi.ResourceOptions(
                 parent=self,
                 depends_on=[statefulset, client],
                 # Job templates are immutable; a changed topic spec means a new Job.
                 replace_on_changes=["spec"],
                 delete_before_replace=True,
             ),
+            spec="spec",
         )
         if cfg.ui_enabled:
-            ui = ns.apply(lambda n: ui_deployment_manifest(n, cfg))
-            k8s.apps.v1.Deployment(
+            manifests.resource_from_manifest(
+                k8s.apps.v1.Deployment,
                 f"{name}-ui",
-                metadata=ui.apply(lambda m: m["metadata"]),
-                spec=ui.apply(lambda m: m["spec"]),
-                opts=child,
+                ns.apply(lambda n: ui_deployment_manifest(n, cfg)),
+                child,
+                spec="spec",
             )
-            _service(f"{name}-ui", ns.apply(lambda n: ui_service_manifest(n, cfg)), child)
+            manifests.resource_from_manifest(
+                k8s.core.v1.Service,
+                f"{name}-ui",
+                ns.apply(lambda n: ui_service_manifest(n, cfg)),
+                child,
+                spec="spec",
+            )
 
         self.bootstrap_servers = ns.apply(bootstrap_servers)
         self.topic = TOPIC
@@ -408,14 +336,3 @@ class KafkaStack(pulumi.ComponentResource):
         self.register_outputs(
             {"bootstrap_servers": self.bootstrap_servers, "topic": TOPIC, "dlq_topic": DLQ_TOPIC}
         )
-
-
-def _service(
-    name: str, manifest: pulumi.Output[dict[str, Any]], opts: pulumi.ResourceOptions
-) -> k8s.core.v1.Service:
-    return k8s.core.v1.Service(
-        name,
-        metadata=manifest.apply(lambda m: m["metadata"]),
-        spec=manifest.apply(lambda m: m["spec"]),
-        opts=opts,
-    )

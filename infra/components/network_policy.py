@@ -12,7 +12,8 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-from finnhub_infra.components.conventions import INSTANCE, object_meta, recommended_labels
+from finnhub_infra.components import manifests
+from finnhub_infra.components.conventions import object_meta, recommended_labels, selector_labels
 
 KAFKA = "kafka"
 KAFKA_UI = "kafka-ui"
@@ -74,11 +75,7 @@ class NetworkPoliciesArgs:
 
 
 def _pods(name: str) -> dict[str, Any]:
-    return {
-        "podSelector": {
-            "matchLabels": {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": INSTANCE}
-        }
-    }
+    return {"podSelector": {"matchLabels": selector_labels(name)}}
 
 
 def _ports(ports: tuple[int, ...]) -> list[dict[str, Any]]:
@@ -92,25 +89,28 @@ def _rule(peer_key: str, peers: list[dict[str, Any]], ports: tuple[int, ...]) ->
     return rule
 
 
-def default_deny_manifest(namespace: str) -> dict[str, Any]:
+def _policy(name: str, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
         "metadata": object_meta(
-            "default-deny", namespace, recommended_labels("network-policy", "security", "v1")
+            name, namespace, recommended_labels("network-policy", "security", "v1")
         ),
-        "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+        "spec": spec,
     }
 
 
+def default_deny_manifest(namespace: str) -> dict[str, Any]:
+    return _policy(
+        "default-deny", namespace, {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    )
+
+
 def dns_egress_manifest(namespace: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": object_meta(
-            "allow-dns", namespace, recommended_labels("network-policy", "security", "v1")
-        ),
-        "spec": {
+    return _policy(
+        "allow-dns",
+        namespace,
+        {
             "podSelector": {},
             "policyTypes": ["Egress"],
             "egress": [
@@ -120,7 +120,7 @@ def dns_egress_manifest(namespace: str) -> dict[str, Any]:
                 }
             ],
         },
-    }
+    )
 
 
 def workload_policy_manifest(namespace: str, workload: str) -> dict[str, Any]:
@@ -142,14 +142,7 @@ def workload_policy_manifest(namespace: str, workload: str) -> dict[str, Any]:
     if egress:
         spec["policyTypes"].append("Egress")
         spec["egress"] = egress
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": object_meta(
-            f"allow-{workload}", namespace, recommended_labels("network-policy", "security", "v1")
-        ),
-        "spec": spec,
-    }
+    return _policy(f"allow-{workload}", namespace, spec)
 
 
 def all_policy_manifests(namespace: str) -> list[dict[str, Any]]:
@@ -172,12 +165,12 @@ class NetworkPolicies(pulumi.ComponentResource):
         ns = pulumi.Output.from_input(args.namespace)
         names = [m["metadata"]["name"] for m in all_policy_manifests("placeholder")]
         for index, policy_name in enumerate(names):
-            manifest = ns.apply(lambda n, i=index: all_policy_manifests(n)[i])
-            k8s.networking.v1.NetworkPolicy(
+            manifests.resource_from_manifest(
+                k8s.networking.v1.NetworkPolicy,
                 f"{name}-{policy_name}",
-                metadata=manifest.apply(lambda m: m["metadata"]),
-                spec=manifest.apply(lambda m: m["spec"]),
-                opts=pulumi.ResourceOptions(parent=self),
+                ns.apply(lambda n, i=index: all_policy_manifests(n)[i]),
+                pulumi.ResourceOptions(parent=self),
+                spec="spec",
             )
         self.policy_names = names
         self.register_outputs({"policy_names": names})

@@ -12,14 +12,8 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-from finnhub_infra.components.conventions import (
-    container_security_context,
-    object_meta,
-    pod_security_context,
-    recommended_labels,
-    secret_env,
-    selector_labels,
-)
+from finnhub_infra.components import manifests
+from finnhub_infra.components.conventions import object_meta, recommended_labels, secret_env
 from finnhub_infra.config import ProducerConfig
 
 NAME = "finnhub-producer"
@@ -58,68 +52,47 @@ def deployment_manifest(
     namespace: str, cfg: ProducerConfig, image: str, bootstrap: str, topic: str, dlq_topic: str
 ) -> dict[str, Any]:
     labels = recommended_labels(NAME, "producer", image)
-    container = {
-        "name": "producer",
-        "image": image,
-        "imagePullPolicy": "IfNotPresent",
-        "env": producer_env(cfg, bootstrap, topic, dlq_topic),
-        "ports": [{"name": "metrics", "containerPort": cfg.metrics_port}],
-        "resources": cfg.resources.to_manifest(),
-        "securityContext": container_security_context(read_only_root=True),
-        "livenessProbe": {
-            "httpGet": {"path": "/healthz", "port": cfg.metrics_port},
-            "initialDelaySeconds": 10,
-            "periodSeconds": 15,
-            "failureThreshold": 4,
+    container = manifests.container(
+        "producer",
+        image,
+        cfg.resources.to_manifest(),
+        read_only_root=True,
+        env=producer_env(cfg, bootstrap, topic, dlq_topic),
+        ports={"metrics": cfg.metrics_port},
+        readiness=manifests.http_probe("/metrics", cfg.metrics_port, initial_delay=5, period=10),
+        liveness=manifests.http_probe(
+            "/healthz", cfg.metrics_port, initial_delay=10, period=15, failure_threshold=4
+        ),
+    )
+    template = manifests.pod_template(
+        labels,
+        [container],
+        uid=PRODUCER_UID,
+        annotations={
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(cfg.metrics_port),
         },
-        "readinessProbe": {
-            "httpGet": {"path": "/metrics", "port": cfg.metrics_port},
-            "initialDelaySeconds": 5,
-            "periodSeconds": 10,
-        },
-    }
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": object_meta(NAME, namespace, labels),
-        "spec": {
-            "replicas": cfg.replicas,
-            # Never two producers on one token, not even during a rollout.
-            "strategy": {"type": "Recreate"},
-            "selector": {"matchLabels": selector_labels(NAME)},
-            "template": {
-                "metadata": {
-                    "labels": labels,
-                    "annotations": {
-                        "prometheus.io/scrape": "true",
-                        "prometheus.io/port": str(cfg.metrics_port),
-                    },
-                },
-                "spec": {
-                    "securityContext": pod_security_context(PRODUCER_UID),
-                    "enableServiceLinks": False,
-                    "automountServiceAccountToken": False,
-                    "containers": [container],
-                },
-            },
-        },
-    }
+        automount_service_account_token=False,
+    )
+    return manifests.deployment(
+        NAME,
+        namespace,
+        labels,
+        replicas=cfg.replicas,
+        # Never two producers on one token, not even during a rollout.
+        strategy="Recreate",
+        template=template,
+    )
 
 
 def metrics_service_manifest(namespace: str, cfg: ProducerConfig, image: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": object_meta(
-            f"{NAME}-metrics", namespace, recommended_labels(NAME, "producer", image)
-        ),
-        "spec": {
-            "selector": selector_labels(NAME),
-            "ports": [
-                {"name": "metrics", "port": cfg.metrics_port, "targetPort": cfg.metrics_port}
-            ],
-        },
-    }
+    return manifests.service(
+        f"{NAME}-metrics",
+        namespace,
+        recommended_labels(NAME, "producer", image),
+        NAME,
+        {"metrics": cfg.metrics_port},
+    )
 
 
 class ProducerDeployment(pulumi.ComponentResource):
@@ -150,20 +123,21 @@ class ProducerDeployment(pulumi.ComponentResource):
                 v[0], cfg, v[1], v[2], args.kafka_topic, args.kafka_dlq_topic
             )
         )
-        k8s.apps.v1.Deployment(
+        manifests.resource_from_manifest(
+            k8s.apps.v1.Deployment,
             f"{name}-deployment",
-            metadata=manifest.apply(lambda m: m["metadata"]),
-            spec=manifest.apply(lambda m: m["spec"]),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[token]),
+            manifest,
+            pulumi.ResourceOptions(parent=self, depends_on=[token]),
+            spec="spec",
         )
-        service = pulumi.Output.all(ns, args.image).apply(
-            lambda v: metrics_service_manifest(v[0], cfg, v[1])
-        )
-        k8s.core.v1.Service(
+        manifests.resource_from_manifest(
+            k8s.core.v1.Service,
             f"{name}-metrics",
-            metadata=service.apply(lambda m: m["metadata"]),
-            spec=service.apply(lambda m: m["spec"]),
-            opts=child,
+            pulumi.Output.all(ns, args.image).apply(
+                lambda v: metrics_service_manifest(v[0], cfg, v[1])
+            ),
+            child,
+            spec="spec",
         )
 
         self.token_secret_name = TOKEN_SECRET

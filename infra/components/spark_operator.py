@@ -13,6 +13,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+from finnhub_infra.components import manifests
 from finnhub_infra.components.cassandra import APP_PASSWORD_KEY, APP_USER_KEY
 from finnhub_infra.components.conventions import (
     container_security_context,
@@ -166,13 +167,16 @@ def spark_application_manifest(
     }
 
 
+def support_object_meta(name: str, namespace: str) -> dict[str, Any]:
+    """Metadata of the objects the processor runs with (account, RBAC, checkpoint claim)."""
+    return object_meta(name, namespace, recommended_labels(NAME, "stream-processor", "v1"))
+
+
 def driver_service_account_manifest(namespace: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
-        "metadata": object_meta(
-            DRIVER_SERVICE_ACCOUNT, namespace, recommended_labels(NAME, "stream-processor", "v1")
-        ),
+        "metadata": support_object_meta(DRIVER_SERVICE_ACCOUNT, namespace),
         "automountServiceAccountToken": True,
     }
 
@@ -183,9 +187,7 @@ def driver_role_manifest(namespace: str) -> dict[str, Any]:
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
-        "metadata": object_meta(
-            DRIVER_SERVICE_ACCOUNT, namespace, recommended_labels(NAME, "stream-processor", "v1")
-        ),
+        "metadata": support_object_meta(DRIVER_SERVICE_ACCOUNT, namespace),
         "rules": [
             {
                 "apiGroups": [""],
@@ -200,9 +202,7 @@ def driver_role_binding_manifest(namespace: str) -> dict[str, Any]:
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "RoleBinding",
-        "metadata": object_meta(
-            DRIVER_SERVICE_ACCOUNT, namespace, recommended_labels(NAME, "stream-processor", "v1")
-        ),
+        "metadata": support_object_meta(DRIVER_SERVICE_ACCOUNT, namespace),
         "roleRef": {
             "apiGroup": "rbac.authorization.k8s.io",
             "kind": "Role",
@@ -222,9 +222,7 @@ def checkpoint_claim_manifest(
     return {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
-        "metadata": object_meta(
-            CHECKPOINT_CLAIM, namespace, recommended_labels(NAME, "stream-processor", "v1")
-        ),
+        "metadata": support_object_meta(CHECKPOINT_CLAIM, namespace),
         "spec": {
             "accessModes": [access_mode],
             "storageClassName": storage_class,
@@ -273,24 +271,37 @@ class SparkOperatorStack(pulumi.ComponentResource):
             opts=child,
         )
 
-        account = self._create(
-            "ServiceAccount", f"{name}-driver-sa", ns.apply(driver_service_account_manifest)
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-driver-sa",
+            metadata=ns.apply(lambda n: driver_service_account_manifest(n)["metadata"]),
+            automount_service_account_token=True,
+            opts=child,
         )
-        role = self._create("Role", f"{name}-driver-role", ns.apply(driver_role_manifest))
-        binding = self._create(
-            "RoleBinding",
+        role = manifests.resource_from_manifest(
+            k8s.rbac.v1.Role,
+            f"{name}-driver-role",
+            ns.apply(driver_role_manifest),
+            child,
+            rules="rules",
+        )
+        binding = manifests.resource_from_manifest(
+            k8s.rbac.v1.RoleBinding,
             f"{name}-driver-binding",
             ns.apply(driver_role_binding_manifest),
-            depends_on=[account, role],
+            pulumi.ResourceOptions(parent=self, depends_on=[account, role]),
+            role_ref="roleRef",
+            subjects="subjects",
         )
-        claim = self._create(
-            "PersistentVolumeClaim",
+        claim = manifests.resource_from_manifest(
+            k8s.core.v1.PersistentVolumeClaim,
             f"{name}-checkpoints",
             ns.apply(
                 lambda n: checkpoint_claim_manifest(
                     n, cfg, args.storage_class, args.checkpoint_access_mode
                 )
             ),
+            child,
+            spec="spec",
         )
 
         app = pulumi.Output.all(
@@ -332,36 +343,4 @@ class SparkOperatorStack(pulumi.ComponentResource):
                 "application_name": NAME,
                 "driver_service_account": DRIVER_SERVICE_ACCOUNT,
             }
-        )
-
-    def _create(
-        self,
-        kind: str,
-        name: str,
-        manifest: pulumi.Output[dict[str, Any]],
-        depends_on: list[pulumi.Resource] | None = None,
-    ) -> pulumi.CustomResource:
-        opts = pulumi.ResourceOptions(parent=self, depends_on=depends_on or [])
-        metadata = manifest.apply(lambda m: m["metadata"])
-        if kind == "ServiceAccount":
-            return k8s.core.v1.ServiceAccount(
-                name,
-                metadata=metadata,
-                automount_service_account_token=True,
-                opts=opts,
-            )
-        if kind == "Role":
-            return k8s.rbac.v1.Role(
-                name, metadata=metadata, rules=manifest.apply(lambda m: m["rules"]), opts=opts
-            )
-        if kind == "RoleBinding":
-            return k8s.rbac.v1.RoleBinding(
-                name,
-                metadata=metadata,
-                role_ref=manifest.apply(lambda m: m["roleRef"]),
-                subjects=manifest.apply(lambda m: m["subjects"]),
-                opts=opts,
-            )
-        return k8s.core.v1.PersistentVolumeClaim(
-            name, metadata=metadata, spec=manifest.apply(lambda m: m["spec"]), opts=opts
         )
