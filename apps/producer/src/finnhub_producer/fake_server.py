@@ -71,6 +71,7 @@ class _Client:
     symbols: set[str] = field(default_factory=set)
     subscribed_at: float | None = None
     preloaded: bool = False
+    dropped: bool = False
 
 
 # Rough late-2026 levels for the default symbols, so a local run looks like a market; any other
@@ -351,6 +352,11 @@ class FakeFinnhub:
         kind: str,
         trades: tuple[dict[str, Any], ...] = (),
     ) -> bool:
+        # A cut transport silently swallows writes until websockets notices the loss, so a frame
+        # "sent" after the cut would be recorded yet never arrive. The flag is checked in the same
+        # event-loop step as the write (send does not suspend before writing), so it is exact.
+        if client.dropped:
+            return False
         try:
             await client.connection.send(raw)
         except ConnectionClosed:
@@ -374,6 +380,7 @@ class FakeFinnhub:
     async def _drop_all(self) -> int:
         clients = list(self._clients.values())
         for client in clients:
+            client.dropped = True
             client.connection.transport.close()
         return len(clients)
 
