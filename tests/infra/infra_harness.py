@@ -18,6 +18,18 @@ from typing import Any
 import pulumi
 import yaml
 
+# Every component the program composes: the mocks and the real engine's plan must both show them.
+COMPONENT_TYPES = {
+    "finnhub:infra:AppImages",
+    "finnhub:infra:KafkaStack",
+    "finnhub:infra:CassandraStack",
+    "finnhub:infra:SparkOperatorStack",
+    "finnhub:infra:GrafanaStack",
+    "finnhub:infra:ProducerDeployment",
+    "finnhub:infra:NetworkPolicies",
+}
+
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "finnhub-pipeline"
 # Pulumi's wire marker of a secret value, as the mocks receive it.

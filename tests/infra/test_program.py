@@ -6,17 +6,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from infra_harness import FAKE_DIGEST, TF_OUTPUTS, Rendered, run_program
-
-COMPONENT_TYPES = {
-    "finnhub:infra:AppImages",
-    "finnhub:infra:KafkaStack",
-    "finnhub:infra:CassandraStack",
-    "finnhub:infra:SparkOperatorStack",
-    "finnhub:infra:GrafanaStack",
-    "finnhub:infra:ProducerDeployment",
-    "finnhub:infra:NetworkPolicies",
-}
+from infra_harness import COMPONENT_TYPES, FAKE_DIGEST, TF_OUTPUTS, Rendered, run_program
 
 
 def env_of(container: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -26,16 +26,6 @@ PREVIEW_SCRIPT = REPO_ROOT / "tools" / "pulumi" / "preview.py"
 STACKS = ("minikube", "eks")
 # A token no file holds: if it shows up in any output, the engine or the program leaked it.
 TOKEN_SENTINEL = f"sentinel-token-{uuid.uuid4().hex}"
-COMPONENT_TYPES = {
-    "finnhub:infra:AppImages",
-    "finnhub:infra:KafkaStack",
-    "finnhub:infra:CassandraStack",
-    "finnhub:infra:SparkOperatorStack",
-    "finnhub:infra:GrafanaStack",
-    "finnhub:infra:ProducerDeployment",
-    "finnhub:infra:NetworkPolicies",
-}
-
 # Offline, the engine leaves out Helm releases (their charts come from chart repositories) and what
 # depends on them: the SparkApplication waits for the spark-operator release (spark_operator.py).
 OFFLINE_GAPS = {
@@ -49,7 +39,7 @@ pytestmark = pytest.mark.timeout(3600)
 
 # The infra tests' harness runs the program under mocks; its record is what the plan must hold.
 sys.path.insert(0, str(REPO_ROOT / "tests" / "infra"))
-from infra_harness import run_program  # noqa: E402
+from infra_harness import COMPONENT_TYPES, run_program  # noqa: E402
 
 
 @dataclass(frozen=True)
