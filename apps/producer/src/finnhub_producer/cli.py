@@ -12,6 +12,7 @@ from types import FrameType
 import structlog
 from confluent_kafka import KafkaException
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from finnhub_producer.encode import TradeEncoder
 from finnhub_producer.feed import FeedClient, url_for_logs
@@ -19,7 +20,7 @@ from finnhub_producer.ingest import FrameIngestor
 from finnhub_producer.kafka import TradeProducer, producer_config
 from finnhub_producer.logs import configure_logging
 from finnhub_producer.metrics import MetricsServer, ProducerMetrics
-from finnhub_producer.settings import ProducerSettings, describe_settings
+from finnhub_producer.settings import ProducerSettings, describe_settings, settings_problems
 from finnhub_producer.symbols import unknown_symbols
 
 log = structlog.get_logger("finnhub_producer")
@@ -124,11 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.parse_args(argv)
     try:
         settings = ProducerSettings()
-    except ValidationError as exc:
-        # Only location and message: the rejected input could be a secret.
-        for error in exc.errors():
-            where = ".".join(str(part) for part in error["loc"]).upper() or "settings"
-            print(f"finnhub-producer: {where}: {error['msg']}", file=sys.stderr)
+    except (ValidationError, SettingsError) as exc:
+        print(f"finnhub-producer: invalid settings: {settings_problems(exc)}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
     stop = threading.Event()
