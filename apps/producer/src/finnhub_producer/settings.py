@@ -91,6 +91,11 @@ class ProducerSettings(BaseSettings):
     liveness_timeout_s: float = Field(
         default=60.0, gt=0, description="/healthz fails when the main loop is stuck this long"
     )
+    log_summary_interval_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="while Kafka fails: one summary line per this many seconds, not one per error",
+    )
     log_level: str = Field(default="INFO", description=", ".join(LOG_LEVELS))
 
     @field_validator("finnhub_symbols", mode="before")
