@@ -199,18 +199,21 @@ def make_settings() -> Callable[..., ProducerSettings]:
 
 
 @pytest.fixture
-def start_producer() -> Iterator[Callable[[ProducerSettings], RunningProducer]]:
-    """Runs `run_producer` in a thread; stops every producer a test started."""
+def start_producer() -> Iterator[Callable[..., RunningProducer]]:
+    """`start_producer(settings, flush_timeout_s=...)`: runs `run_producer` in a thread; stops
+    every producer a test started."""
     started: list[RunningProducer] = []
 
-    def start(settings: ProducerSettings) -> RunningProducer:
+    def start(settings: ProducerSettings, **run_options: Any) -> RunningProducer:
         metrics = ProducerMetrics()
         stop_event = threading.Event()
         running = RunningProducer(metrics, stop_event, threading.Thread())
 
         def target() -> None:
             running.exit_codes.append(
-                run_producer(settings, stop_event, metrics=metrics, read_timeout_s=0.1)
+                run_producer(
+                    settings, stop_event, metrics=metrics, read_timeout_s=0.1, **run_options
+                )
             )
 
         running.thread = threading.Thread(target=target, name="producer-under-test", daemon=True)

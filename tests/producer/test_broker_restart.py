@@ -20,6 +20,7 @@ from local_stack.artifacts import KAFKA_JARS, JarResolver
 from local_stack.kafka import KafkaService
 from local_stack.network import free_ports
 from local_stack.settings import LocalStackSettings
+from structlog.testing import capture_logs
 
 pytestmark = pytest.mark.services
 
@@ -103,3 +104,65 @@ def test_broker_restart_mid_stream_loses_and_duplicates_nothing(
     ]
     key = lambda t: json.dumps(t, sort_keys=True)  # noqa: E731
     assert Counter(map(key, arrived)) == Counter(map(key, sent))
+
+
+def test_a_broker_outage_mid_stream_is_said_once_summarised_and_its_end_said(
+    private_kafka, create_topics, make_settings, start_producer
+) -> None:
+    topics = create_topics(private_kafka.bootstrap)
+    with FakeFinnhub(rate=50, burst=4, ping_interval_s=0.3, seed=7) as fake:
+        settings = make_settings(
+            fake.url, private_kafka.bootstrap, topics, SYMBOLS, log_summary_interval_s=2.0
+        )
+        with capture_logs() as logs:
+            producer = start_producer(settings)
+            fake.wait_until_subscribed(SYMBOLS)
+            producer.wait_until_produced(20)
+            private_kafka.stop()
+            down_at = time.monotonic()
+            time.sleep(8.0)
+            private_kafka.start()
+            down_s = time.monotonic() - down_at
+            producer.wait_for(
+                lambda: any(e["event"] == "kafka_reachable" for e in logs), "kafka_reachable", 60
+            )
+            fake.pause()
+            producer.wait_until_produced(len(fake.sent_trades()), timeout_s=120)
+            assert producer.stop() == 0
+
+    # Shown by pytest when the test fails.
+    print("\n".join(json.dumps(e, default=str) for e in logs if e.get("log_level") != "debug"))
+    events = [e["event"] for e in logs if e.get("log_level") != "debug"]
+    kafka = [e for e in events if e.startswith(("kafka", "FAIL", "librdkafka"))]
+    assert events.count("kafka_unreachable") == 1
+    assert events.count("kafka_reachable") == 1
+    # A start-up at most per interval while down, plus the transition lines: not per attempt.
+    assert len(kafka) <= 3 + down_s / 2.0 + 1, kafka
+    assert producer.value("finnhub_kafka_reachable") == 1
+
+
+def test_trades_still_unacknowledged_when_the_flush_times_out_make_the_exit_code_1(
+    private_kafka, create_topics, make_settings, start_producer
+) -> None:
+    topics = create_topics(private_kafka.bootstrap)
+    with FakeFinnhub(rate=50, burst=4, ping_interval_s=0.3, seed=9) as fake:
+        settings = make_settings(fake.url, private_kafka.bootstrap, topics, SYMBOLS)
+        producer = start_producer(settings, flush_timeout_s=1.0)
+        fake.wait_until_subscribed(SYMBOLS)
+        producer.wait_until_produced(20)
+        private_kafka.stop()
+        try:
+            received = producer.value("finnhub_trades_received_total")
+            producer.wait_for(
+                lambda: producer.value("finnhub_trades_received_total") > received + 20,
+                "trades accepted while the broker is down",
+            )
+            fake.pause()
+            assert producer.stop() == 1
+        finally:
+            private_kafka.start()
+
+    received = producer.value("finnhub_trades_received_total")
+    produced = producer.value("finnhub_trades_produced_total")
+    assert produced < received
+    assert producer.value("finnhub_trades_unacknowledged_total") == received - produced

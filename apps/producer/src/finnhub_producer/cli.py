@@ -12,6 +12,7 @@ from types import FrameType
 import structlog
 from confluent_kafka import KafkaException
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from finnhub_producer.encode import TradeEncoder
 from finnhub_producer.feed import FeedClient, url_for_logs
@@ -19,7 +20,7 @@ from finnhub_producer.ingest import FrameIngestor
 from finnhub_producer.kafka import TradeProducer, producer_config
 from finnhub_producer.logs import configure_logging
 from finnhub_producer.metrics import MetricsServer, ProducerMetrics
-from finnhub_producer.settings import ProducerSettings, describe_settings
+from finnhub_producer.settings import ProducerSettings, describe_settings, settings_problems
 from finnhub_producer.symbols import unknown_symbols
 
 log = structlog.get_logger("finnhub_producer")
@@ -33,6 +34,7 @@ def run_producer(
     stop: threading.Event,
     metrics: ProducerMetrics | None = None,
     read_timeout_s: float = 0.5,
+    flush_timeout_s: float = SHUTDOWN_FLUSH_TIMEOUT_S,
 ) -> int:
     """Runs until `stop` is set, then flushes Kafka. Returns the process exit code."""
     metrics = metrics or ProducerMetrics()
@@ -55,9 +57,10 @@ def run_producer(
             # An idempotent producer in a fatal state can no longer promise order or
             # exactly-once; stopping lets the supervisor start a fresh one.
             on_fatal=stop.set,
+            summary_interval_s=settings.log_summary_interval_s,
         )
     except KafkaException as exc:
-        # librdkafka refuses inconsistent settings (say linger above the delivery timeout).
+        # librdkafka refuses inconsistent settings the settings model does not know about.
         log.error("kafka_config_rejected", error=str(exc.args[0].str()))
         return 2
     try:
@@ -71,22 +74,9 @@ def run_producer(
             error=str(exc),
             hint="set METRICS_PORT to a free port (0 picks one)",
         )
+        producer.close()
         return 2
     server.start()
-    ingestor = FrameIngestor(encoder, producer, metrics)
-
-    feed = FeedClient(
-        settings.finnhub_ws_url,
-        settings.finnhub_token,
-        settings.finnhub_symbols,
-        on_frame=ingestor.handle,
-        on_idle=producer.poll,
-        metrics=metrics,
-        reconnect_initial_s=settings.reconnect_initial_s,
-        reconnect_max_s=settings.reconnect_max_s,
-        stall_timeout_s=settings.stall_timeout_s,
-        read_timeout_s=read_timeout_s,
-    )
     log.info(
         "producer_starting",
         endpoint=url_for_logs(settings.finnhub_ws_url),
@@ -96,21 +86,68 @@ def run_producer(
         metrics_port=server.port,
     )
     try:
-        feed.run(stop)
+        # Before the first trade is accepted: a trade for a topic that is not there could
+        # only fail later, one delivery report at a time.
+        missing = producer.missing_topics(stop)
+        if missing:
+            log.error(
+                "kafka_topic_missing",
+                message=f"topic {', '.join(missing)} does not exist on "
+                f"{settings.kafka_bootstrap_servers}",
+                topics=missing,
+                kafka=settings.kafka_bootstrap_servers,
+                hint="create it, or set KAFKA_TOPIC / KAFKA_DLQ_TOPIC to topics that exist",
+            )
+            return 2
+        if missing is None:
+            log.info("producer_stopped", before="kafka answered")
+            return 0
+        _run_feed(settings, stop, metrics, producer, encoder, read_timeout_s, flush_timeout_s)
     finally:
-        log.info("producer_flushing")
-        unacknowledged = producer.flush(SHUTDOWN_FLUSH_TIMEOUT_S)
-        if not unacknowledged:
-            producer.close()
+        producer.close()
         server.stop()
-    if unacknowledged:
-        log.error("producer_stopped_with_unacknowledged_messages", messages=unacknowledged)
+    if producer.unacknowledged_messages:
+        log.error(
+            "producer_stopped_with_unacknowledged_messages",
+            messages=producer.unacknowledged_messages,
+            trades=producer.unacknowledged_trades,
+        )
         return 1
     if producer.fatal_error is not None:
         log.error("producer_stopped_on_fatal_kafka_error", error=producer.fatal_error.str())
         return 1
     log.info("producer_stopped")
     return 0
+
+
+def _run_feed(
+    settings: ProducerSettings,
+    stop: threading.Event,
+    metrics: ProducerMetrics,
+    producer: TradeProducer,
+    encoder: TradeEncoder,
+    read_timeout_s: float,
+    flush_timeout_s: float,
+) -> None:
+    """The feed until `stop`, then the flush: every accepted message ends acknowledged or
+    counted as unacknowledged."""
+    feed = FeedClient(
+        settings.finnhub_ws_url,
+        settings.finnhub_token,
+        settings.finnhub_symbols,
+        on_frame=FrameIngestor(encoder, producer, metrics).handle,
+        on_idle=producer.poll,
+        metrics=metrics,
+        reconnect_initial_s=settings.reconnect_initial_s,
+        reconnect_max_s=settings.reconnect_max_s,
+        stall_timeout_s=settings.stall_timeout_s,
+        read_timeout_s=read_timeout_s,
+    )
+    try:
+        feed.run(stop)
+    finally:
+        log.info("producer_flushing")
+        producer.flush(flush_timeout_s)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -124,11 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.parse_args(argv)
     try:
         settings = ProducerSettings()
-    except ValidationError as exc:
-        # Only location and message: the rejected input could be a secret.
-        for error in exc.errors():
-            where = ".".join(str(part) for part in error["loc"]).upper() or "settings"
-            print(f"finnhub-producer: {where}: {error['msg']}", file=sys.stderr)
+    except (ValidationError, SettingsError) as exc:
+        print(f"finnhub-producer: invalid settings: {settings_problems(exc)}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
     stop = threading.Event()

@@ -48,7 +48,25 @@ class ProducerMetrics:
         )
         self.delivery_errors = Counter(
             "finnhub_kafka_delivery_errors",
-            "Kafka messages the broker did not acknowledge in time",
+            "Kafka messages (trades and dead letters) that ended without the broker's ack: "
+            "a delivery error, or still queued when the shutdown flush timed out",
+            registry=self.registry,
+        )
+        self.trades_unacknowledged = Counter(
+            "finnhub_trades_unacknowledged",
+            "Trades accepted from the feed that Kafka did not acknowledge (any makes the exit "
+            "code 1)",
+            registry=self.registry,
+        )
+        self.kafka_client_errors = Counter(
+            "finnhub_kafka_client_errors",
+            "Errors librdkafka reported (a failed connection, all brokers down), by error name",
+            ["error"],
+            registry=self.registry,
+        )
+        self.kafka_reachable = Gauge(
+            "finnhub_kafka_reachable",
+            "1 while at least one Kafka broker connection is up",
             registry=self.registry,
         )
         self.dead_letters = Counter(
