@@ -297,7 +297,6 @@ def run_pipeline(settings: PipelineSettings, print_line: Callable[[str], None] =
     pipeline = Pipeline(log_dir, on_event=print_line)
     exit_code = 0
     try:
-        print_line("resolving Spark's Kafka and Avro connector jars (first run downloads them)")
         jars = stack.spark_connector_jars()
         feed_url = None
         if not token_set:
