@@ -1,8 +1,12 @@
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from finnhub_dashboards.queries import Panel
 from finnhub_dashboards.report import file_name_for, write_report
+from local_stack.network import free_ports
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -48,3 +52,22 @@ def test_report_writes_an_overview_and_one_png_per_symbol(tmp_path: Path) -> Non
     assert [path.name for path in written] == ["overview.png", "X_Y.png", "NO_DATA.png"]
     for path in written:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_without_cassandra_is_one_line_naming_the_address_and_the_fix(
+    tmp_path: Path,
+) -> None:
+    (nobody_listens,) = free_ports(1)
+    result = subprocess.run(
+        [sys.executable, "-m", "finnhub_dashboards.report", "--out", str(tmp_path / "out")],
+        env={**os.environ, "CASSANDRA_HOSTS": "127.0.0.1", "CASSANDRA_PORT": str(nobody_listens)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert f"127.0.0.1:{nobody_listens}" in line
+    assert "uv run local-stack up" in line and "make run" in line
+    assert not (tmp_path / "out").exists()

@@ -15,7 +15,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from finnhub_dashboards.connection import connect
+from finnhub_dashboards.connection import CassandraUnreachable, connect
 from finnhub_dashboards.panel_data import fetch_panel
 from finnhub_dashboards.queries import Panel
 from finnhub_dashboards.settings import DashboardSettings
@@ -185,7 +185,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--svg", type=Path, help="with --once: also save the view as SVG")
     args = parser.parse_args(argv)
     settings = DashboardSettings()
-    cluster, session = connect(settings)
+    try:
+        cluster, session = connect(settings)
+    except CassandraUnreachable as error:
+        print(f"finnhub-live: {error}", file=sys.stderr)
+        return 1
     try:
         if args.once:
             console = Console(record=args.svg is not None, width=140)

@@ -13,7 +13,7 @@ from cassandra.cluster import Session
 # Figure without pyplot: no GUI backend and no global state, so this runs headless and in CI.
 from matplotlib.figure import Figure
 
-from finnhub_dashboards.connection import connect
+from finnhub_dashboards.connection import CassandraUnreachable, connect
 from finnhub_dashboards.panel_data import fetch_panel
 from finnhub_dashboards.queries import Panel
 from finnhub_dashboards.settings import DashboardSettings
@@ -135,7 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     settings = DashboardSettings()
     time_to = datetime.now(UTC)
     time_from = time_to - timedelta(minutes=args.minutes)
-    cluster, session = connect(settings)
+    try:
+        cluster, session = connect(settings)
+    except CassandraUnreachable as error:
+        print(f"finnhub-report: {error}", file=sys.stderr)
+        return 1
     try:
         data = fetch_report_data(
             session, settings.cassandra_keyspace, settings.finnhub_symbols, time_from, time_to

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
-from finnhub_dashboards.connection import connect
+from finnhub_dashboards.connection import CassandraUnreachable, connect
 from finnhub_dashboards.live import run_live_view
 from finnhub_dashboards.settings import DashboardSettings
 from pydantic import Field, SecretStr, field_validator
@@ -372,7 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return run_pipeline(PipelineSettings(), print_line=print_line)
-    except (PipelineError, LocalStackError) as error:
+    except (PipelineError, LocalStackError, CassandraUnreachable) as error:
         console.print(str(error), style="red", markup=False, highlight=False)
         return 1
     except KeyboardInterrupt:
