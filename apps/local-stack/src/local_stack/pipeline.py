@@ -56,7 +56,11 @@ class PipelineSettings(BaseSettings):
     finnhub_symbols: Annotated[tuple[str, ...], NoDecode] = Field(
         default=DEFAULT_SYMBOLS, description="comma-separated symbols"
     )
-    fake_feed_rate: float = Field(default=5.0, gt=0, description="fake trades/s per symbol")
+    fake_feed_rate: float = Field(
+        default=5.0,
+        gt=0,
+        description="fake trades/s per symbol, on average: BTC busiest, DOGE quietest",
+    )
     live_refresh_s: float = Field(default=1.0, gt=0, description="seconds between redraws")
     cassandra_keyspace: str = Field(default="market")
     producer_stop_timeout_s: float = Field(default=40.0, gt=0, description="flush allowance")
