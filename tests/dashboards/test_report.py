@@ -1,3 +1,4 @@
+import math
 import os
 import subprocess
 import sys
@@ -5,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from finnhub_dashboards.queries import Panel
-from finnhub_dashboards.report import file_name_for, write_report
+from finnhub_dashboards.report import file_name_for, overview_figure, write_report
 from local_stack.network import free_ports
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -71,3 +72,44 @@ def test_report_without_cassandra_is_one_line_naming_the_address_and_the_fix(
     assert f"127.0.0.1:{nobody_listens}" in line
     assert "uv run local-stack up" in line and "make run" in line
     assert not (tmp_path / "out").exists()
+
+
+def _seconds(symbol: str, first: int, count: int, trades: int) -> list[dict]:
+    return [
+        {"symbol": symbol, "second": T0 + timedelta(seconds=first + i), "trades": trades}
+        for i in range(count)
+    ]
+
+
+def _rate_panels(symbols: list[str], data: dict[Panel, list[dict]]) -> dict[str, list[float]]:
+    """Each symbol's trades/s values, read from the one axes that draws that symbol alone."""
+    panels: dict[str, list[float]] = {}
+    for axes in overview_figure(symbols, data).axes:
+        lines = [line for line in axes.get_lines() if line.get_drawstyle() == "steps-post"]
+        if len(lines) == 1:
+            panels[str(lines[0].get_label())] = [float(v) for v in lines[0].get_ydata()]
+    return panels
+
+
+def test_trades_per_second_breaks_the_line_where_nothing_ran() -> None:
+    data = {
+        **_data(),
+        Panel.TRADES_PER_SECOND: _seconds("X:Y", 0, 5, 3) + _seconds("X:Y", 100, 5, 3),
+    }
+    # One window covers the first stretch: its quiet seconds are zeros, not gaps.
+    (values,) = _rate_panels(["X:Y"], data).values()
+    assert values[:5] == [3.0] * 5
+    assert values[5:15] == [0.0] * 10
+    assert all(math.isnan(v) for v in values[15:100])
+    assert values[100:105] == [3.0] * 5
+
+
+def test_symbols_at_the_same_rate_each_get_a_panel_of_their_own() -> None:
+    symbols = ["A:1", "B:2", "C:3", "D:4"]
+    data = {
+        **_data(),
+        Panel.TRADES_PER_SECOND: [row for s in symbols for row in _seconds(s, 0, 10, 5)],
+    }
+    panels = _rate_panels(symbols, data)
+    assert sorted(panels) == symbols
+    assert all(values[:10] == [5.0] * 10 for values in panels.values())
