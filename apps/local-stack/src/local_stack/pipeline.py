@@ -417,7 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def print_line(line: str) -> None:
         # Log tails and URLs contain brackets that rich would read as markup.
-        console.print(line, markup=False, highlight=False)
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
     try:
         return run_pipeline(PipelineSettings(), print_line=print_line, console=console)
