@@ -6,7 +6,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from finnhub_dashboards.queries import Panel
-from finnhub_dashboards.report import file_name_for, overview_figure, write_report
+from finnhub_dashboards.report import (
+    file_name_for,
+    overview_figure,
+    symbol_figure,
+    write_report,
+)
 from local_stack.network import free_ports
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -113,3 +118,22 @@ def test_symbols_at_the_same_rate_each_get_a_panel_of_their_own() -> None:
     panels = _rate_panels(symbols, data)
     assert sorted(panels) == symbols
     assert all(values[:10] == [5.0] * 10 for values in panels.values())
+
+
+def test_price_line_breaks_where_no_trade_came_for_longer_than_a_window() -> None:
+    trades = [
+        {
+            "symbol": "X:Y",
+            "price": 10.0 + i,
+            "volume": 1.0,
+            "trade_timestamp": T0 + timedelta(seconds=s),
+        }
+        for i, s in enumerate([0, 1, 2, 300, 301])
+    ]
+    data = {**_data(), Panel.PRICE: trades, Panel.VOLUME: trades}
+    price_axes = symbol_figure("X:Y", data).axes[0]
+    (line,) = [line for line in price_axes.get_lines() if line.get_label() == "price"]
+    values = [float(v) for v in line.get_ydata()]
+    assert values[:3] == [10.0, 11.0, 12.0]
+    assert math.isnan(values[3])
+    assert values[4:] == [13.0, 14.0]

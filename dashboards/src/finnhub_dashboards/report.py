@@ -63,6 +63,26 @@ def trades_per_second_series(
     return times, values
 
 
+# A price line across a stretch longer than a window without trades would draw prices no one
+# paid; break it there (the processor's default window, WINDOW_DURATION).
+PRICE_GAP = timedelta(seconds=15)
+
+
+def break_at_gaps(
+    times: Sequence[datetime], values: Sequence[float], max_gap: timedelta
+) -> tuple[list[datetime], list[float]]:
+    """`times`/`values` with a NaN point inserted wherever two neighbours are > `max_gap` apart."""
+    out_times: list[datetime] = []
+    out_values: list[float] = []
+    for index, (moment, value) in enumerate(zip(times, values, strict=True)):
+        if index and moment - times[index - 1] > max_gap:
+            out_times.append(times[index - 1] + max_gap)
+            out_values.append(math.nan)
+        out_times.append(moment)
+        out_values.append(value)
+    return out_times, out_values
+
+
 def symbol_figure(symbol: str, data: PanelRows) -> Figure:
     """Price with window VWAP, OHLC candles, and volume of one symbol."""
     trades = _of_symbol(data[Panel.PRICE], symbol, "trade_timestamp")
@@ -75,8 +95,11 @@ def symbol_figure(symbol: str, data: PanelRows) -> Figure:
     figure.suptitle(symbol)
 
     price_axes.plot(
-        [row["trade_timestamp"] for row in trades],
-        [row["price"] for row in trades],
+        *break_at_gaps(
+            [row["trade_timestamp"] for row in trades],
+            [row["price"] for row in trades],
+            PRICE_GAP,
+        ),
         linewidth=0.8,
         label="price",
     )
