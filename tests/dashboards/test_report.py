@@ -137,3 +137,14 @@ def test_price_line_breaks_where_no_trade_came_for_longer_than_a_window() -> Non
     assert values[:3] == [10.0, 11.0, 12.0]
     assert math.isnan(values[3])
     assert values[4:] == [13.0, 14.0]
+
+
+def test_average_line_breaks_where_a_window_is_missing() -> None:
+    averages = [
+        {"symbol": "X:Y", "window_start": T0 + timedelta(seconds=s), "price_volume_multiply": 5.0}
+        for s in (0, 15, 30, 120, 135)
+    ]
+    figure = overview_figure(["X:Y"], {**_data(), Panel.AVERAGE_15S: averages})
+    (line,) = figure.axes[-1].get_lines()
+    values = [float(v) for v in line.get_ydata()]
+    assert values[:3] == [5.0] * 3 and math.isnan(values[3]) and values[4:] == [5.0] * 2

@@ -63,9 +63,9 @@ def trades_per_second_series(
     return times, values
 
 
-# A price line across a stretch longer than a window without trades would draw prices no one
-# paid; break it there (the processor's default window, WINDOW_DURATION).
-PRICE_GAP = timedelta(seconds=15)
+# A line across a stretch longer than a window without data would draw prices no one paid and
+# windows that never were; lines break there (the processor's default window, WINDOW_DURATION).
+GAP_AFTER = timedelta(seconds=15)
 
 
 def break_at_gaps(
@@ -98,7 +98,7 @@ def symbol_figure(symbol: str, data: PanelRows) -> Figure:
         *break_at_gaps(
             [row["trade_timestamp"] for row in trades],
             [row["price"] for row in trades],
-            PRICE_GAP,
+            GAP_AFTER,
         ),
         linewidth=0.8,
         label="price",
@@ -157,8 +157,11 @@ def overview_figure(symbols: Sequence[str], data: PanelRows) -> Figure:
         rate_axis.set_title(symbol, loc="left", fontsize="medium")
         averages = _of_symbol(data[Panel.AVERAGE_15S], symbol, "window_start")
         average_axes.plot(
-            [row["window_start"] for row in averages],
-            [row["price_volume_multiply"] for row in averages],
+            *break_at_gaps(
+                [row["window_start"] for row in averages],
+                [row["price_volume_multiply"] for row in averages],
+                GAP_AFTER,
+            ),
             marker="o",
             label=symbol,
         )
