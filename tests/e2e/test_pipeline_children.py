@@ -20,6 +20,7 @@ from local_stack.pipeline import (
     producer_spec,
     status_line,
 )
+from local_stack.producer_health import FeedState
 
 
 def _alive(pid: int) -> bool:
@@ -107,6 +108,23 @@ def test_pipeline_stops_children_in_reverse_start_order(tmp_path: Path) -> None:
         assert pipeline.failed_child() is None
     stops = [event for event in events if event.startswith("stopping")]
     assert stops == ["stopping producer", "stopping processor", "stopping feed"]
+
+
+def test_producer_status_carries_the_feed_state_it_reports(tmp_path: Path) -> None:
+    with Pipeline(tmp_path) as pipeline:
+        pipeline.start(ChildSpec("processor", ("sleep", "30"), stop_timeout_s=5))
+        pipeline.start(ChildSpec("producer", ("sleep", "30"), stop_timeout_s=5))
+        reconnecting = FeedState("reconnecting", "connect failed: ConnectionRefusedError")
+        assert status_line(pipeline.children, reconnecting) == (
+            "processor: running | producer: running, feed reconnecting "
+            "(connect failed: ConnectionRefusedError)"
+        )
+        assert status_line(pipeline.children).endswith("producer: running, feed state unknown")
+
+
+def test_producer_metrics_are_on_loopback_at_the_given_port() -> None:
+    spec = producer_spec("k:1", ["A"], None, 5.0, metrics_port=19108)
+    assert (spec.env["METRICS_HOST"], spec.env["METRICS_PORT"]) == ("127.0.0.1", "19108")
 
 
 def test_a_dead_child_is_reported_as_failed(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from local_stack.artifacts import (
     MARKER_NAME,
     SPARK_CONNECTOR_JARS,
     JarResolver,
+    downloaded_file,
     jar_base_name,
     jar_set_fingerprint,
     jars_not_shipped,
@@ -19,6 +20,7 @@ from local_stack.artifacts import (
 )
 from local_stack.errors import MissingToolError, ResolutionError
 from local_stack.settings import LocalStackSettings
+from local_stack.stack import LocalStack
 
 
 def test_pom_lists_every_artifact_of_the_set_as_a_dependency() -> None:
@@ -144,3 +146,56 @@ def test_maven_failure_reports_the_artifacts_and_mavens_errors(tmp_path: Path) -
     assert "[ERROR] Could not resolve dependencies" in message
     assert "Scanning" not in message
     assert not resolver.is_resolved(KAFKA_JARS)
+
+
+# Lines as Maven 3.8 prints them in batch mode (`mvn -B`), only the registry's host replaced.
+MAVEN_DOWNLOAD_LINES = [
+    (
+        "[INFO] Downloaded from central: https://example.invalid/maven2/org/apache/kafka/"
+        "kafka_2.13/4.4.0/kafka_2.13-4.4.0.jar (6.8 MB at 12 MB/s)",
+        "kafka_2.13-4.4.0.jar",
+    ),
+    (
+        "[INFO] Downloaded from central: https://example.invalid/maven2/org/apache/maven/plugins/"
+        "maven-plugins/43/maven-plugins-43.pom (7.5 kB at 339 kB/s)",
+        "maven-plugins-43.pom",
+    ),
+    (
+        "[INFO] Downloading from central: https://example.invalid/maven2/org/slf4j/slf4j-api/"
+        "2.0.17/slf4j-api-2.0.17.jar",
+        None,
+    ),
+    ("[INFO] BUILD SUCCESS", None),
+]
+
+
+@pytest.mark.parametrize(("line", "file_name"), MAVEN_DOWNLOAD_LINES)
+def test_download_progress_names_the_file_not_the_transfer_speed(
+    line: str, file_name: str | None
+) -> None:
+    assert downloaded_file(line) == file_name
+
+
+def _spark_stack(tmp_path: Path, maven_body: str, events: list[str]) -> LocalStack:
+    tmp_path.mkdir()
+    settings = LocalStackSettings(
+        cache_dir=tmp_path / "cache", mvn=_fake_maven(tmp_path, maven_body)
+    )
+    return LocalStack(settings, on_event=events.append)
+
+
+def test_first_run_hint_appears_only_when_maven_downloads_something(tmp_path: Path) -> None:
+    copies_from_a_warm_repository = 'mkdir -p "$out"; echo x > "$out/spark-avro_2.13-4.2.0.jar"\n'
+    events: list[str] = []
+    _spark_stack(tmp_path / "warm", copies_from_a_warm_repository, events).spark_connector_jars()
+    assert not [event for event in events if "first run" in event or "download" in event]
+
+    downloads = copies_from_a_warm_repository + "".join(
+        f'echo "{line}"\n' for line, _ in MAVEN_DOWNLOAD_LINES[:2]
+    )
+    events.clear()
+    _spark_stack(tmp_path / "cold", downloads, events).spark_connector_jars()
+    hints = [event for event in events if "first run" in event]
+    assert len(hints) == 1
+    assert events.index(hints[0]) < events.index("downloaded kafka_2.13-4.4.0.jar")
+    assert "downloaded maven-plugins-43.pom" in events

@@ -11,7 +11,12 @@ from collections.abc import Iterator
 
 import pytest
 import websocket
-from finnhub_producer.fake_server import FakeFinnhub, TradeGenerator
+from finnhub_producer.fake_server import (
+    REALISTIC_RATE_SHARES,
+    FakeFinnhub,
+    TradeGenerator,
+    symbol_rates,
+)
 
 
 @pytest.fixture
@@ -150,3 +155,48 @@ def test_default_symbols_start_near_their_market_level() -> None:
     doge = generator.trade("BINANCE:DOGEUSDT", 0)["p"]
     assert 80_000 < btc < 100_000
     assert 0.1 < doge < 0.2
+
+
+CRYPTO = ("BINANCE:BTCUSDT", "BINANCE:ETHUSDT", "BINANCE:XRPUSDT", "BINANCE:DOGEUSDT")
+
+
+def test_realistic_spread_keeps_the_mean_rate_with_btc_busiest_and_doge_quietest() -> None:
+    rates = symbol_rates(CRYPTO, 5.0, REALISTIC_RATE_SHARES)
+    assert sum(rates.values()) == pytest.approx(4 * 5.0)
+    btc, eth, xrp, doge = (rates[symbol] for symbol in CRYPTO)
+    assert btc > eth > xrp > doge
+    assert btc >= 5 * doge
+    assert symbol_rates(["AAPL", "MSFT"], 3.0, REALISTIC_RATE_SHARES) == {"AAPL": 3.0, "MSFT": 3.0}
+    assert symbol_rates(CRYPTO, 3.0, None) == dict.fromkeys(CRYPTO, 3.0)
+
+
+def _trade_counts(url: str, symbols: tuple[str, ...], seconds: float) -> dict[str, int]:
+    ws = websocket.create_connection(url, timeout=5)
+    try:
+        for symbol in symbols:
+            ws.send(json.dumps({"type": "subscribe", "symbol": symbol}))
+        frames = _frames(ws, seconds)
+    finally:
+        ws.close()
+    counts = dict.fromkeys(symbols, 0)
+    for frame in frames:
+        for trade in frame["data"] if frame["type"] == "trade" else ():
+            counts[trade["s"]] += 1
+    return counts
+
+
+def test_console_script_spreads_rates_between_symbols_by_default() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "finnhub_producer.fake_server", "--port", "0", "--rate", "100"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().rsplit(" ", 1)[1].strip()
+        counts = _trade_counts(url, CRYPTO, 2.0)
+    finally:
+        process.terminate()
+        process.wait(10)
+    btc, eth, xrp, doge = (counts[symbol] for symbol in CRYPTO)
+    assert btc > eth > xrp > doge > 0

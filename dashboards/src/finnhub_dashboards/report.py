@@ -1,6 +1,7 @@
 """`finnhub-report`: the dashboard's panels as PNG files, for a user without Grafana."""
 
 import argparse
+import math
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -13,7 +14,7 @@ from cassandra.cluster import Session
 # Figure without pyplot: no GUI backend and no global state, so this runs headless and in CI.
 from matplotlib.figure import Figure
 
-from finnhub_dashboards.connection import connect
+from finnhub_dashboards.connection import CassandraUnreachable, connect
 from finnhub_dashboards.panel_data import fetch_panel
 from finnhub_dashboards.queries import Panel
 from finnhub_dashboards.settings import DashboardSettings
@@ -30,6 +31,58 @@ def _of_symbol(rows: Iterable[Mapping[str, Any]], symbol: str, key: str) -> list
     return sorted((row for row in rows if row["symbol"] == symbol), key=lambda row: row[key])
 
 
+def trades_per_second_series(
+    seconds: Iterable[Mapping[str, Any]], windows: Iterable[Mapping[str, Any]]
+) -> tuple[list[datetime], list[float]]:
+    """One symbol's trades per second, second by second, with NaN where nothing ran.
+
+    A second without trades inside one of the processor's windows (a window row exists only
+    where the feed delivered) is a real 0; a second outside every window and without trades is
+    a gap, and NaN makes matplotlib break the line there instead of holding the last value.
+    """
+    counts = {row["second"]: row["trades"] for row in seconds}
+    if not counts:
+        return [], []
+    covered = [(row["window_start"], row["window_end"]) for row in windows]
+    step = timedelta(seconds=1)
+    moment, last = min(counts), max(counts)
+    times: list[datetime] = []
+    values: list[float] = []
+    while moment <= last:
+        if moment in counts:
+            values.append(float(counts[moment]))
+        elif any(start <= moment < end for start, end in covered):
+            values.append(0.0)
+        else:
+            values.append(math.nan)
+        times.append(moment)
+        moment += step
+    # steps-post draws each count through its second; this closes the final one.
+    times.append(last + step)
+    values.append(values[-1])
+    return times, values
+
+
+# A line across a stretch longer than a window without data would draw prices no one paid and
+# windows that never were; lines break there (the processor's default window, WINDOW_DURATION).
+GAP_AFTER = timedelta(seconds=15)
+
+
+def break_at_gaps(
+    times: Sequence[datetime], values: Sequence[float], max_gap: timedelta
+) -> tuple[list[datetime], list[float]]:
+    """`times`/`values` with a NaN point inserted wherever two neighbours are > `max_gap` apart."""
+    out_times: list[datetime] = []
+    out_values: list[float] = []
+    for index, (moment, value) in enumerate(zip(times, values, strict=True)):
+        if index and moment - times[index - 1] > max_gap:
+            out_times.append(times[index - 1] + max_gap)
+            out_values.append(math.nan)
+        out_times.append(moment)
+        out_values.append(value)
+    return out_times, out_values
+
+
 def symbol_figure(symbol: str, data: PanelRows) -> Figure:
     """Price with window VWAP, OHLC candles, and volume of one symbol."""
     trades = _of_symbol(data[Panel.PRICE], symbol, "trade_timestamp")
@@ -42,8 +95,11 @@ def symbol_figure(symbol: str, data: PanelRows) -> Figure:
     figure.suptitle(symbol)
 
     price_axes.plot(
-        [row["trade_timestamp"] for row in trades],
-        [row["price"] for row in trades],
+        *break_at_gaps(
+            [row["trade_timestamp"] for row in trades],
+            [row["price"] for row in trades],
+            GAP_AFTER,
+        ),
         linewidth=0.8,
         label="price",
     )
@@ -78,27 +134,42 @@ def symbol_figure(symbol: str, data: PanelRows) -> Figure:
 
 
 def overview_figure(symbols: Sequence[str], data: PanelRows) -> Figure:
-    """Trades per second and the 15-second average of price x volume, every symbol."""
-    figure = Figure(figsize=(11, 7), layout="constrained")
-    rate_axes, average_axes = figure.subplots(2, 1, sharex=True)
-    for symbol in symbols:
-        seconds = _of_symbol(data[Panel.TRADES_PER_SECOND], symbol, "second")
-        rate_axes.plot(
-            [row["second"] for row in seconds],
-            [row["trades"] for row in seconds],
-            drawstyle="steps-post",
-            label=symbol,
+    """Trades per second, one small panel per symbol, and the 15-second average of p x v.
+
+    Small multiples rather than one shared axes: symbols at the same rate draw exactly the same
+    line and hide each other, whatever the colours; stacked panels with a shared y scale keep
+    every symbol visible and their rates comparable at a glance.
+    """
+    figure = Figure(figsize=(11, 2 + 1.6 * len(symbols) + 3), layout="constrained")
+    axes = figure.subplots(
+        len(symbols) + 1, 1, sharex=True, height_ratios=[1.6] * len(symbols) + [3], squeeze=False
+    )[:, 0]
+    rate_axes, average_axes = axes[:-1], axes[-1]
+    for rate_axis in rate_axes[1:]:
+        rate_axis.sharey(rate_axes[0])
+    for symbol, rate_axis in zip(symbols, rate_axes, strict=True):
+        times, values = trades_per_second_series(
+            _of_symbol(data[Panel.TRADES_PER_SECOND], symbol, "second"),
+            _of_symbol(data[Panel.CANDLES], symbol, "window_start"),
         )
+        rate_axis.plot(times, values, drawstyle="steps-post", linewidth=0.8, label=symbol)
+        rate_axis.set_ylabel("trades/s")
+        rate_axis.set_title(symbol, loc="left", fontsize="medium")
         averages = _of_symbol(data[Panel.AVERAGE_15S], symbol, "window_start")
         average_axes.plot(
-            [row["window_start"] for row in averages],
-            [row["price_volume_multiply"] for row in averages],
+            *break_at_gaps(
+                [row["window_start"] for row in averages],
+                [row["price_volume_multiply"] for row in averages],
+                GAP_AFTER,
+            ),
             marker="o",
             label=symbol,
         )
-    rate_axes.set_title("Trades per second")
-    rate_axes.legend(loc="upper left")
+    if len(rate_axes):
+        rate_axes[0].set_ylim(bottom=0)
+    figure.suptitle("Trades per second (gaps: no trades and no window)")
     average_axes.set_title("Average price x volume per 15-second window")
+    average_axes.legend(loc="upper left")
     # BTC and DOGE differ by six orders of magnitude.
     average_axes.set_yscale("log")
     average_axes.set_xlabel("UTC")
@@ -135,7 +206,11 @@ def main(argv: list[str] | None = None) -> int:
     settings = DashboardSettings()
     time_to = datetime.now(UTC)
     time_from = time_to - timedelta(minutes=args.minutes)
-    cluster, session = connect(settings)
+    try:
+        cluster, session = connect(settings)
+    except CassandraUnreachable as error:
+        print(f"finnhub-report: {error}", file=sys.stderr)
+        return 1
     try:
         data = fetch_report_data(
             session, settings.cassandra_keyspace, settings.finnhub_symbols, time_from, time_to

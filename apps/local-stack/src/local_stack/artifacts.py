@@ -83,6 +83,8 @@ SPARK_CONNECTOR_JARS = JarSet(
 ALL_JAR_SETS = (KAFKA_JARS, CASSANDRA_JARS, SPARK_CONNECTOR_JARS)
 
 _JAR_NAME = re.compile(r"^(?P<name>.+)-(?P<version>\d+(?:\.\d+)+[^/]*)\.jar$")
+# `[INFO] Downloaded from <repo id>: <url> (<size> at <speed>)`; the speed holds a `/` too.
+_DOWNLOADED = re.compile(r"Downloaded from [^:]+: (?P<url>\S+)")
 
 
 def render_pom(jar_set: JarSet) -> str:
@@ -143,6 +145,14 @@ def jars_not_shipped(jars: Iterable[Path], shipped: Iterable[str]) -> list[Path]
     """
     shipped_names = {name for name in (jar_base_name(f) for f in shipped) if name}
     return sorted(j for j in jars if jar_base_name(j.name) not in shipped_names)
+
+
+def downloaded_file(maven_line: str) -> str | None:
+    """The file name a Maven `Downloaded from` line reports, else None (any other line)."""
+    match = _DOWNLOADED.search(maven_line)
+    if match is None:
+        return None
+    return match.group("url").rstrip("/").rsplit("/", 1)[-1] or None
 
 
 def pyspark_shipped_jars() -> list[str] | None:
@@ -238,8 +248,9 @@ def _run_maven(command: list[str], progress: ProgressCallback | None) -> str | N
         for raw_line in process.stdout:
             line = raw_line.rstrip()
             lines.append(line)
-            if progress is not None and "Downloaded from" in line:
-                progress(line.rsplit("/", 1)[-1].split(" ")[0])
+            downloaded = downloaded_file(line)
+            if progress is not None and downloaded is not None:
+                progress(downloaded)
     if process.returncode == 0:
         return None
     errors = [line for line in lines if line.startswith("[ERROR]")] or lines

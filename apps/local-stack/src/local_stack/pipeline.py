@@ -22,10 +22,11 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
-from finnhub_dashboards.connection import connect
+from finnhub_dashboards.connection import CassandraUnreachable, connect
 from finnhub_dashboards.live import run_live_view
 from finnhub_dashboards.settings import DashboardSettings
 from pydantic import Field, SecretStr, field_validator
@@ -33,7 +34,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from rich.console import Console
 
 from local_stack.errors import LocalStackError
+from local_stack.network import free_ports
 from local_stack.processes import log_tail
+from local_stack.producer_health import FeedState, metrics_url, read_feed_state
 from local_stack.stack import LocalStack
 
 DEFAULT_SYMBOLS = ("BINANCE:BTCUSDT", "BINANCE:ETHUSDT", "BINANCE:XRPUSDT", "BINANCE:DOGEUSDT")
@@ -56,8 +59,15 @@ class PipelineSettings(BaseSettings):
     finnhub_symbols: Annotated[tuple[str, ...], NoDecode] = Field(
         default=DEFAULT_SYMBOLS, description="comma-separated symbols"
     )
-    fake_feed_rate: float = Field(default=5.0, gt=0, description="fake trades/s per symbol")
+    fake_feed_rate: float = Field(
+        default=5.0,
+        gt=0,
+        description="fake trades/s per symbol, on average: BTC busiest, DOGE quietest",
+    )
     live_refresh_s: float = Field(default=1.0, gt=0, description="seconds between redraws")
+    live_plain_every_s: float = Field(
+        default=10.0, gt=0, description="output not a terminal: seconds between status lines"
+    )
     cassandra_keyspace: str = Field(default="market")
     producer_stop_timeout_s: float = Field(default=40.0, gt=0, description="flush allowance")
     processor_stop_timeout_s: float = Field(default=90.0, gt=0, description="batch allowance")
@@ -103,10 +113,23 @@ def fake_feed_spec(symbols: Sequence[str], rate: float) -> ChildSpec:
 
 
 def producer_spec(
-    kafka_bootstrap: str, symbols: Sequence[str], feed_url: str | None, stop_timeout_s: float
+    kafka_bootstrap: str,
+    symbols: Sequence[str],
+    feed_url: str | None,
+    stop_timeout_s: float,
+    metrics_port: int = 0,
 ) -> ChildSpec:
-    """The producer; FINNHUB_TOKEN reaches it through the inherited environment, never argv."""
-    env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "FINNHUB_SYMBOLS": ",".join(symbols)}
+    """The producer; FINNHUB_TOKEN reaches it through the inherited environment, never argv.
+
+    Its /metrics is on loopback at `metrics_port` (0: any free one): the screen reads the
+    feed's state there.
+    """
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "FINNHUB_SYMBOLS": ",".join(symbols),
+        "METRICS_HOST": "127.0.0.1",
+        "METRICS_PORT": str(metrics_port),
+    }
     if feed_url is not None:
         env["FINNHUB_WS_URL"] = feed_url
     return ChildSpec("producer", ("finnhub-producer",), env, stop_timeout_s)
@@ -268,11 +291,19 @@ class Pipeline:
         self.stop()
 
 
-def status_line(children: Sequence[Child]) -> str:
+def status_line(children: Sequence[Child], feed: FeedState | None = None) -> str:
+    """`fake-feed: running | processor: running | producer: running, feed reconnecting (...)`.
+
+    The producer's process running says nothing about its feed, so its entry carries the feed
+    state the producer reports; `feed state unknown` until its metrics answer.
+    """
     states = []
     for child in children:
         code = child.exit_code()
-        states.append(f"{child.spec.name}: {'running' if code is None else f'exited {code}'}")
+        state = f"{child.spec.name}: {'running' if code is None else f'exited {code}'}"
+        if child.spec.name == "producer" and code is None:
+            state += f", {feed.describe() if feed is not None else 'feed state unknown'}"
+        states.append(state)
     return " | ".join(states)
 
 
@@ -283,8 +314,14 @@ def _show_failure(child: Child, print_line: Callable[[str], None]) -> None:
     )
 
 
-def run_pipeline(settings: PipelineSettings, print_line: Callable[[str], None] = print) -> int:
+def run_pipeline(
+    settings: PipelineSettings,
+    print_line: Callable[[str], None] = print,
+    console: Console | None = None,
+) -> int:
     """Set up and start everything, show the live view until Ctrl-C, stop what we started."""
+    # Rows whose newest trade is older than this are the previous run's, and marked so.
+    run_started_at = datetime.now(UTC)
     token_set = settings.finnhub_token is not None
     print_line(feed_notice(token_set))
     stack = LocalStack(
@@ -297,7 +334,6 @@ def run_pipeline(settings: PipelineSettings, print_line: Callable[[str], None] =
     pipeline = Pipeline(log_dir, on_event=print_line)
     exit_code = 0
     try:
-        print_line("resolving Spark's Kafka and Avro connector jars (first run downloads them)")
         jars = stack.spark_connector_jars()
         feed_url = None
         if not token_set:
@@ -313,11 +349,17 @@ def run_pipeline(settings: PipelineSettings, print_line: Callable[[str], None] =
                 settings.processor_stop_timeout_s,
             )
         )
+        (producer_metrics_port,) = free_ports(1)
         pipeline.start(
             producer_spec(
-                endpoints.kafka_bootstrap, symbols, feed_url, settings.producer_stop_timeout_s
+                endpoints.kafka_bootstrap,
+                symbols,
+                feed_url,
+                settings.producer_stop_timeout_s,
+                producer_metrics_port,
             )
         )
+        producer_metrics = metrics_url(producer_metrics_port)
         dashboard_settings = DashboardSettings(
             cassandra_hosts=(endpoints.cassandra_host,),
             cassandra_port=endpoints.cassandra_port,
@@ -334,7 +376,13 @@ def run_pipeline(settings: PipelineSettings, print_line: Callable[[str], None] =
                     symbols,
                     settings.live_refresh_s,
                     should_stop=lambda: pipeline.failed_child() is not None,
-                    header=lambda: f"{header}\n{status_line(pipeline.children)}",
+                    header=header,
+                    status=lambda: status_line(
+                        pipeline.children, read_feed_state(producer_metrics)
+                    ),
+                    console=console,
+                    run_started_at=run_started_at,
+                    plain_every_s=settings.live_plain_every_s,
                 )
         finally:
             cluster.shutdown()
@@ -369,11 +417,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def print_line(line: str) -> None:
         # Log tails and URLs contain brackets that rich would read as markup.
-        console.print(line, markup=False, highlight=False)
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
     try:
-        return run_pipeline(PipelineSettings(), print_line=print_line)
-    except (PipelineError, LocalStackError) as error:
+        return run_pipeline(PipelineSettings(), print_line=print_line, console=console)
+    except (PipelineError, LocalStackError, CassandraUnreachable) as error:
         console.print(str(error), style="red", markup=False, highlight=False)
         return 1
     except KeyboardInterrupt:

@@ -89,8 +89,8 @@ class LocalStack:
         java = processes.find_java(self.settings.java)
         for jar_set in (KAFKA_JARS, CASSANDRA_JARS):
             if not self._resolver.is_resolved(jar_set):
-                self._on_event(f"resolving {jar_set.name} jars with Maven (first run only)")
-                self._resolver.jars(jar_set, lambda jar: self._on_event(f"downloaded {jar}"))
+                self._on_event(f"resolving the {jar_set.name} jars with Maven")
+                self._resolver.jars(jar_set, self._download_progress(jar_set.name))
         started: list[Service] = []
         try:
             started_at = time.monotonic()
@@ -207,5 +207,24 @@ class LocalStack:
     def spark_connector_jars(self) -> list[Path]:
         """Jars for the processor's `spark.jars`, resolved with Maven on first use."""
         if not self._resolver.is_resolved(SPARK_CONNECTOR_JARS):
-            self._on_event("resolving the Spark connector jars with Maven (first run only)")
-        return spark_connector_jars(self.settings, lambda jar: self._on_event(f"downloaded {jar}"))
+            self._on_event("resolving the Spark connector jars with Maven")
+        return spark_connector_jars(self.settings, self._download_progress("Spark connector"))
+
+    def _download_progress(self, what: str) -> Callable[[str], None]:
+        """Reports each file Maven downloads, saying once beforehand that this happens only once.
+
+        A warm Maven repository resolves without downloading anything; then nothing is said.
+        """
+        announced = False
+
+        def report(file_name: str) -> None:
+            nonlocal announced
+            if not announced:
+                announced = True
+                self._on_event(
+                    f"downloading the {what} jars from the Maven registry (first run only; "
+                    f"later runs reuse {self.settings.resolved_cache_dir / 'jars'})"
+                )
+            self._on_event(f"downloaded {file_name}")
+
+        return report

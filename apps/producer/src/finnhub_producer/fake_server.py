@@ -21,7 +21,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -84,6 +84,30 @@ _START_PRICES: dict[str, float] = {
 }
 
 
+# Relative trade rates of the default symbols: an illustrative spread in the order Binance's
+# books show (BTC busiest, DOGE quietest), so a local run's symbols do not all look alike.
+REALISTIC_RATE_SHARES: dict[str, float] = {
+    "BINANCE:BTCUSDT": 2.0,
+    "BINANCE:ETHUSDT": 1.2,
+    "BINANCE:XRPUSDT": 0.5,
+    "BINANCE:DOGEUSDT": 0.3,
+}
+
+
+def symbol_rates(
+    symbols: Sequence[str], mean_rate: float, shares: Mapping[str, float] | None
+) -> dict[str, float]:
+    """Trades/s per symbol, averaging `mean_rate` over `symbols`; no share (or None) counts as 1.
+
+    The mean stays fixed whatever the spread, so `--rate` keeps meaning the same total load.
+    """
+    weights = {symbol: (shares or {}).get(symbol, 1.0) for symbol in symbols}
+    total = sum(weights.values())
+    if total <= 0:
+        return dict.fromkeys(symbols, 0.0)
+    return {symbol: mean_rate * len(symbols) * w / total for symbol, w in weights.items()}
+
+
 class TradeGenerator:
     """Random-walk prices per symbol, log-normal volumes, conditions sometimes null. Pure."""
 
@@ -128,9 +152,10 @@ class FakeFinnhub:
     """The fake server on its own event loop in a background thread.
 
     Use as a context manager, or `start()` / `stop()`. `rate` is trades per second per
-    subscribed symbol and connection; `preload_frames` are sent verbatim, as fast as possible,
-    to each connection right after it subscribed (for throughput benchmarks, which need the
-    same frames on every path they compare).
+    subscribed symbol and connection, on average over a connection's symbols when
+    `rate_shares` spreads it unevenly (see `symbol_rates`); `preload_frames` are sent verbatim,
+    as fast as possible, to each connection right after it subscribed (for throughput
+    benchmarks, which need the same frames on every path they compare).
     """
 
     def __init__(
@@ -138,6 +163,7 @@ class FakeFinnhub:
         host: str = "127.0.0.1",
         port: int = 0,
         rate: float = 5.0,
+        rate_shares: Mapping[str, float] | None = None,
         burst: int = 5,
         ping_interval_s: float = 5.0,
         required_token: str | None = None,
@@ -150,6 +176,7 @@ class FakeFinnhub:
         self.host = host
         self.port = port
         self.rate = rate
+        self.rate_shares = dict(rate_shares) if rate_shares is not None else None
         self.burst = burst
         self.ping_interval_s = ping_interval_s
         self.required_token = required_token
@@ -422,9 +449,9 @@ class FakeFinnhub:
                         break
                 continue
             trades: list[dict[str, Any]] = []
-            for symbol in symbols:
+            for symbol, rate in symbol_rates(symbols, self.rate, self.rate_shares).items():
                 key = (client.connection_id, symbol)
-                owed[key] = owed.get(key, 0.0) + self.rate * self.tick_s
+                owed[key] = owed.get(key, 0.0) + rate * self.tick_s
                 count = int(owed[key])
                 owed[key] -= count
                 trades.extend(self._generator.trade(symbol, now_ms) for _ in range(count))
@@ -454,7 +481,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
-    parser.add_argument("--rate", type=float, default=5.0, help="trades/s per symbol")
+    parser.add_argument(
+        "--rate", type=float, default=5.0, help="trades/s per symbol, on average over the symbols"
+    )
+    parser.add_argument(
+        "--rate-spread",
+        choices=("realistic", "uniform"),
+        default="realistic",
+        help="realistic: BTC busiest, DOGE quietest (same total); uniform: every symbol at --rate",
+    )
     parser.add_argument("--burst", type=int, default=5, help="most trades in one frame")
     parser.add_argument("--ping-interval", type=float, default=5.0, help="seconds between pings")
     parser.add_argument("--seed", type=int, default=None)
@@ -467,6 +502,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         rate=args.rate,
+        rate_shares=REALISTIC_RATE_SHARES if args.rate_spread == "realistic" else None,
         burst=args.burst,
         ping_interval_s=args.ping_interval,
         known_symbols=[*DEFAULT_KNOWN_SYMBOLS, *extra],

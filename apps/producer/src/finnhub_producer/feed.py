@@ -91,10 +91,12 @@ class FeedClient:
                 ws = self._connect()
             except (OSError, websocket.WebSocketException) as exc:
                 outage_started = outage_started or time.monotonic()
+                error = _describe(exc)
+                self._metrics.feed_state.set("reconnecting", f"connect failed: {error}")
                 log.warning(
                     "feed_connect_failed",
                     endpoint=self._endpoint,
-                    error=_describe(exc),
+                    error=error,
                     attempt=attempt + 1,
                 )
                 attempt = self._wait_before_retry(stop, attempt)
@@ -117,11 +119,13 @@ class FeedClient:
             if stop.is_set():
                 break
             outage_started = time.monotonic()
+            self._metrics.feed_state.set("reconnecting", f"disconnected: {reason}")
             log.warning("feed_disconnected", endpoint=self._endpoint, reason=reason, frames=frames)
             # A connection that carried data was healthy: start the backoff over.
             if frames:
                 attempt = 0
             attempt = self._wait_before_retry(stop, attempt)
+        self._metrics.feed_state.set("stopped")
 
     def _connect(self) -> websocket.WebSocket:
         ws = websocket.create_connection(
@@ -144,6 +148,7 @@ class FeedClient:
         except (OSError, websocket.WebSocketException) as exc:
             return frames, f"subscribe failed: {_describe(exc)}"
         self._metrics.connected.set(1)
+        self._metrics.feed_state.set("connected")
         last_frame_at = time.monotonic()
         heartbeat = self._metrics.heartbeat
         while not stop.is_set():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import (
@@ -18,6 +19,41 @@ from prometheus_client import (
     Gauge,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily
+
+FEED_STATES = ("starting", "connected", "reconnecting", "stopped")
+
+
+class FeedStateGauge:
+    """`finnhub_feed_state{state, reason} 1`: the feed's one current state and why it is so.
+
+    Exactly one series at any scrape: the pair is swapped as one value, where a labelled Gauge
+    would need a clear() and a set() that a scrape could fall between. `reason` is the last
+    connect or disconnect error (already free of the URL and token), empty while connected.
+    """
+
+    def __init__(self) -> None:
+        self._current = ("starting", "")
+
+    def set(self, state: str, reason: str = "") -> None:
+        if state not in FEED_STATES:
+            raise ValueError(f"unknown feed state {state!r}; one of {FEED_STATES}")
+        self._current = (state, reason)
+
+    @property
+    def current(self) -> tuple[str, str]:
+        return self._current
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        state, reason = self._current
+        family = GaugeMetricFamily(
+            "finnhub_feed_state",
+            "1 for the feed's current state (starting, connected, reconnecting, stopped) and "
+            "the last connection error",
+            labels=["state", "reason"],
+        )
+        family.add_metric([state, reason], 1.0)
+        yield family
 
 
 class ProducerMetrics:
@@ -86,6 +122,8 @@ class ProducerMetrics:
         self.connected = Gauge(
             "finnhub_connected", "1 while subscribed to the feed", registry=self.registry
         )
+        self.feed_state = FeedStateGauge()
+        self.registry.register(self.feed_state)
         self.last_trade_age = Gauge(
             "finnhub_last_trade_age_seconds",
             "Seconds since the last trade arrived (-1 before the first)",
