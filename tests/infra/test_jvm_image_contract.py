@@ -6,7 +6,8 @@ and runs exactly those commands with a real JVM and the jar set the image is bui
 image copies `.cache/jars/<set>` to its libs folder). Only what a pod gets from the cluster
 differs: loopback and free ports instead of the pod's network, a temporary folder for the
 volumes. Kafka must answer a metadata request as node 0; Cassandra must answer CQL with the
-pinned release, logging in with password authentication on.
+pinned release, logging in with password authentication on; the schema Job's script, with the
+cqlsh the image installs, must then replace the default superuser and apply the schema there.
 
 Outside CI a machine without Java or Maven skips; under CI=true that is a failure.
 """
@@ -17,15 +18,17 @@ import os
 import re
 import shutil
 import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cassandra.auth import PlainTextAuthProvider
-from cassandra.cluster import Cluster
+from cassandra.cluster import Cluster, NoHostAvailable
 from confluent_kafka.admin import AdminClient
 from finnhub_infra.components import cassandra, kafka
 from finnhub_infra.components.cassandra_container import NodeNetwork, NodePaths
@@ -44,6 +47,15 @@ from local_stack.processes import ProcessFiles, find_java, log_tail, start_backg
 from local_stack.settings import LocalStackSettings
 
 IMAGE = "registry.test/finnhub-jvm@sha256:" + "12" * 32
+SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "cassandra-setup.cql"
+JOB_ENV = {
+    "ADMIN_USER": "finnhub_admin",
+    "ADMIN_PASSWORD": "adminSecret1",
+    "APP_USER": "finnhub",
+    "APP_PASSWORD": "appSecret2",
+    "GRAFANA_USER": "grafana",
+    "GRAFANA_PASSWORD": "grafanaSecret3",
+}
 NAMESPACE = "contract"
 START_TIMEOUT_S = 300.0
 _CLUSTER_VAR = re.compile(r"\$\((\w+)\)")
@@ -175,60 +187,171 @@ def test_kafka_pod_contract_serves_metadata_as_node_0(jvm: Jvm, tmp_path: Path) 
     assert {(b.id, b.host, b.port) for b in brokers.values()} == {(0, "127.0.0.1", client_port)}
 
 
-def test_cassandra_pod_contract_answers_cql_with_the_pinned_release(
-    jvm: Jvm, tmp_path: Path
-) -> None:
+@dataclass(frozen=True)
+class CassandraNode:
+    cql_port: int
+    folder: Path
+    files: ProcessFiles
+
+
+def login(node: CassandraNode, user: str, password: str) -> Cluster:
+    return Cluster(
+        ["127.0.0.1"],
+        port=node.cql_port,
+        protocol_version=5,
+        auth_provider=PlainTextAuthProvider(user, password),
+        connect_timeout=5,
+    )
+
+
+@pytest.fixture(scope="module")
+def cassandra_node(jvm: Jvm, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CassandraNode]:
+    """One node started from the rendered pod, ready for CQL logins."""
+    folder = tmp_path_factory.mktemp("cassandra-pod")
     cql_port, storage_port = free_ports(2)
     network = NodeNetwork(cql_port=cql_port, storage_port=storage_port, rpc_bind="127.0.0.1")
     # The image's layout: the jar set in lib/, jamm copied to a fixed name (the Dockerfile's cp).
-    agent = tmp_path / "agents" / "jamm.jar"
+    agent = folder / "agents" / "jamm.jar"
     agent.parent.mkdir()
     shutil.copy(next(jvm.cassandra_jars.glob("jamm-*.jar")), agent)
     paths = NodePaths(
         lib=str(jvm.cassandra_jars),
         jamm_agent=str(agent),
-        templates=str(tmp_path / "templates"),
-        config=str(tmp_path / "config"),
-        data=str(tmp_path / "data"),
+        templates=str(folder / "templates"),
+        config=str(folder / "config"),
+        data=str(folder / "data"),
     )
     cfg = CassandraConfig()
     config_map = cassandra.config_map_manifest(
         NAMESPACE, cfg, f"127.0.0.1:{storage_port}", network, paths
     )
     pod = pod_spec(cassandra.statefulset_manifest(NAMESPACE, cfg, "standard", IMAGE, paths))
-    mount_config_map(config_map["data"], tmp_path / "templates")
-    (tmp_path / "config").mkdir()
-    (tmp_path / "data").mkdir()
+    mount_config_map(config_map["data"], folder / "templates")
+    (folder / "config").mkdir()
+    (folder / "data").mkdir()
 
     (prepare,) = pod["initContainers"]
-    run_init(prepare, container_env(prepare, {"POD_IP": "127.0.0.1"}), tmp_path)
+    run_init(prepare, container_env(prepare, {"POD_IP": "127.0.0.1"}), folder)
 
-    (node,) = pod["containers"]
-    assert node["command"][0] == "java"
-    files = ProcessFiles(tmp_path / "cassandra.pid", tmp_path / "cassandra.log", str(tmp_path))
-    start_background(node["command"], files, tmp_path, stop_with_parent=True)
-    release: list[str] = []
+    (main,) = pod["containers"]
+    assert main["command"][0] == "java"
+    files = ProcessFiles(folder / "cassandra.pid", folder / "cassandra.log", str(folder))
+    start_background(main["command"], files, folder, stop_with_parent=True)
+    node = CassandraNode(cql_port, folder, files)
 
     def answers() -> bool:
-        # Authentication is on: only Cassandra's default superuser exists on a new cluster.
-        cluster = Cluster(
-            ["127.0.0.1"],
-            port=cql_port,
-            protocol_version=5,
-            auth_provider=PlainTextAuthProvider("cassandra", "cassandra"),
-            connect_timeout=5,
-        )
+        # Authentication is on: a new cluster has only Cassandra's default superuser.
+        cluster = login(node, "cassandra", "cassandra")
         try:
-            row = cluster.connect().execute("SELECT release_version FROM system.local").one()
+            cluster.connect()
         except Exception:
             return False
         finally:
             cluster.shutdown()
-        release.append(row.release_version)
         return True
 
     try:
         wait_for(answers, files, "Cassandra")
+        yield node
     finally:
         stop(files, timeout_s=60)
-    assert release == [CASSANDRA_VERSION]
+
+
+def run_schema_job(
+    node: CassandraNode, schema: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """The schema Job's script against `node`, with the cqlsh the image installs (the version
+    this environment installs too: CQLSH_VERSION, uv.lock) and a fresh work folder."""
+    work = Path(tempfile.mkdtemp(dir=node.folder))
+    script = cassandra.schema_job_script(
+        NAMESPACE,
+        CassandraConfig(),
+        work_dir=str(work),
+        schema_dir=str(schema),
+        retry_seconds=2,
+        deadline_seconds=120,
+        address=("127.0.0.1", node.cql_port),
+    )
+    path = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
+    return subprocess.run(
+        ["bash", "-c", script],
+        env={"PATH": path, "HOME": str(work), **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_cassandra_pod_contract_answers_cql_with_the_pinned_release(
+    cassandra_node: CassandraNode,
+) -> None:
+    cluster = login(cassandra_node, "cassandra", "cassandra")
+    try:
+        row = cluster.connect().execute("SELECT release_version FROM system.local").one()
+    finally:
+        cluster.shutdown()
+    assert row.release_version == CASSANDRA_VERSION
+
+
+@pytest.fixture(scope="module")
+def schema_volume(cassandra_node: CassandraNode) -> Path:
+    """The schema Job's ConfigMap, mounted."""
+    folder = cassandra_node.folder / "schema"
+    data = cassandra.schema_configmap_manifest(NAMESPACE, CassandraConfig(), SCHEMA.read_text())
+    mount_config_map(data["data"], folder)
+    return folder
+
+
+def test_schema_job_with_the_images_cqlsh_sets_up_roles_and_keyspace_on_that_node(
+    cassandra_node: CassandraNode, schema_volume: Path
+) -> None:
+    # Runs after the release test (file order): it retires the default superuser.
+    cfg = CassandraConfig()
+    result = run_schema_job(cassandra_node, schema_volume, JOB_ENV)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+
+    cluster = login(cassandra_node, JOB_ENV["APP_USER"], JOB_ENV["APP_PASSWORD"])
+    try:
+        session = cluster.connect()
+        replication = session.execute(
+            "SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = 'market'"
+        ).one()
+        tables = {
+            r.table_name
+            for r in session.execute(
+                "SELECT table_name FROM system_schema.tables WHERE keyspace_name = 'market'"
+            )
+        }
+    finally:
+        cluster.shutdown()
+    assert replication.replication["class"].endswith("NetworkTopologyStrategy")
+    assert replication.replication[cassandra.DATACENTER] == str(cfg.replication_factor)
+    assert {"trades", "running_averages_15_sec", "trade_windows"} <= tables
+    default = login(cassandra_node, "cassandra", "cassandra")
+    try:
+        with pytest.raises(NoHostAvailable):
+            default.connect()
+    finally:
+        default.shutdown()
+
+
+def test_schema_job_converges_a_changed_app_password_on_that_node(
+    cassandra_node: CassandraNode, schema_volume: Path
+) -> None:
+    # After the first run (file order); Cassandra allows one password change per 5 s.
+    time.sleep(6)
+    rotated = {**JOB_ENV, "APP_PASSWORD": "rotatedSecret4"}
+    result = run_schema_job(cassandra_node, schema_volume, rotated)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    cluster = login(cassandra_node, rotated["APP_USER"], rotated["APP_PASSWORD"])
+    try:
+        assert cluster.connect().execute("SELECT release_version FROM system.local").one()
+    finally:
+        cluster.shutdown()
+    stale = login(cassandra_node, JOB_ENV["APP_USER"], JOB_ENV["APP_PASSWORD"])
+    try:
+        with pytest.raises(NoHostAvailable):
+            stale.connect()
+    finally:
+        stale.shutdown()

@@ -5,13 +5,14 @@ commands themselves run for real in test_jvm_image_contract.py."""
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 from finnhub_infra.components import cassandra, kafka
 from finnhub_infra.components.cassandra_container import NodePaths
-from finnhub_infra.components.images import JVM_IMAGES, JvmImage
+from finnhub_infra.components.images import CQLSH_VERSION, JVM_IMAGES, JvmImage
 from finnhub_infra.components.kafka_container import BrokerPaths
 from finnhub_infra.config import CassandraConfig, KafkaConfig
 from local_stack.artifacts import CASSANDRA_VERSION, KAFKA_VERSION
@@ -185,3 +186,9 @@ def test_cassandra_seeds_resolve_through_the_service_that_lists_booting_pods() -
     assert peers["spec"]["publishNotReadyAddresses"] is True
     sts = cassandra.statefulset_manifest("ns", CassandraConfig(), "standard", IMAGE)
     assert sts["spec"]["serviceName"] == cassandra.PEERS
+
+
+def test_cassandra_images_cqlsh_is_the_one_the_contract_test_runs() -> None:
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    locked = next(p["version"] for p in lock["package"] if p["name"] == "cqlsh")
+    assert BY_NAME["cassandra"].build_args["CQLSH_VERSION"] == CQLSH_VERSION == locked
