@@ -191,12 +191,17 @@ def files_sha256(files: dict[str, str]) -> str:
 
 
 def topics_script(
-    namespace: str, cfg: KafkaConfig, paths: BrokerPaths = POD_PATHS, retry_seconds: int = 5
+    namespace: str,
+    cfg: KafkaConfig,
+    paths: BrokerPaths = POD_PATHS,
+    retry_seconds: int = 5,
+    server: str | None = None,
 ) -> str:
     """Wait for the brokers (bounded retries), then create or update both topics idempotently.
-    Kafka's own admin tools run from the image's jars; the retry delay is a parameter so tests
-    can run the script against a fake `java`."""
-    server = bootstrap_servers(namespace)
+    Kafka's own admin tools run from the image's jars. The retry delay and the brokers' address
+    (default: the client Service) are parameters so tests can run the script against a fake
+    `java`, or a real broker on loopback."""
+    server = server or bootstrap_servers(namespace)
     topics = [(TOPIC, cfg.retention_ms), (DLQ_TOPIC, cfg.dlq_retention_ms)]
     lines = [
         "set -eu",

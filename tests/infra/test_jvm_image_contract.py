@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import Cluster, NoHostAvailable
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import AdminClient, ConfigResource
 from finnhub_infra.components import cassandra, kafka
 from finnhub_infra.components.cassandra_container import NodeNetwork, NodePaths
 from finnhub_infra.components.kafka_container import BrokerNetwork, BrokerPaths
@@ -131,7 +131,17 @@ def pod_spec(statefulset: dict[str, Any]) -> dict[str, Any]:
     return statefulset["spec"]["template"]["spec"]
 
 
-def test_kafka_pod_contract_serves_metadata_as_node_0(jvm: Jvm, tmp_path: Path) -> None:
+@dataclass(frozen=True)
+class KafkaBroker:
+    client_port: int
+    paths: BrokerPaths
+    brokers: dict[int, Any]
+
+
+@pytest.fixture(scope="module")
+def kafka_broker(jvm: Jvm, tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
+    """One broker started from the rendered pod, answering metadata requests."""
+    folder = tmp_path_factory.mktemp("kafka-pod")
     client_port, controller_port = free_ports(2)
     network = BrokerNetwork(
         client_port=client_port,
@@ -141,16 +151,16 @@ def test_kafka_pod_contract_serves_metadata_as_node_0(jvm: Jvm, tmp_path: Path) 
     )
     paths = BrokerPaths(
         libs=str(jvm.kafka_jars),
-        templates=str(tmp_path / "templates"),
-        config=str(tmp_path / "config"),
-        data=str(tmp_path / "data"),
+        templates=str(folder / "templates"),
+        config=str(folder / "config"),
+        data=str(folder / "data"),
     )
     cfg = KafkaConfig()
     config_map = kafka.config_map_manifest(NAMESPACE, cfg, network, paths)
     pod = pod_spec(kafka.statefulset_manifest(NAMESPACE, cfg, "standard", "id", IMAGE, paths))
-    mount_config_map(config_map["data"], tmp_path / "templates")
-    (tmp_path / "config").mkdir()
-    (tmp_path / "data").mkdir()
+    mount_config_map(config_map["data"], folder / "templates")
+    (folder / "config").mkdir()
+    (folder / "data").mkdir()
 
     (prepare,) = pod["initContainers"]
     env = container_env(
@@ -163,13 +173,13 @@ def test_kafka_pod_contract_serves_metadata_as_node_0(jvm: Jvm, tmp_path: Path) 
             "CLUSTER_ID": new_cluster_id(),
         },
     )
-    run_init(prepare, env, tmp_path)
-    assert (tmp_path / "data" / "logs" / "meta.properties").is_file()
+    run_init(prepare, env, folder)
+    assert (folder / "data" / "logs" / "meta.properties").is_file()
 
-    (broker,) = pod["containers"]
-    assert broker["command"][0] == "java"
-    files = ProcessFiles(tmp_path / "kafka.pid", tmp_path / "kafka.log", str(tmp_path))
-    start_background(broker["command"], files, tmp_path, stop_with_parent=True)
+    (main,) = pod["containers"]
+    assert main["command"][0] == "java"
+    files = ProcessFiles(folder / "kafka.pid", folder / "kafka.log", str(folder))
+    start_background(main["command"], files, folder, stop_with_parent=True)
     admin = AdminClient({"bootstrap.servers": f"127.0.0.1:{client_port}", "log_level": 0})
     brokers: dict[int, Any] = {}
 
@@ -182,9 +192,43 @@ def test_kafka_pod_contract_serves_metadata_as_node_0(jvm: Jvm, tmp_path: Path) 
 
     try:
         wait_for(answers, files, "Kafka")
+        yield KafkaBroker(client_port, paths, brokers)
     finally:
         stop(files, timeout_s=30)
-    assert {(b.id, b.host, b.port) for b in brokers.values()} == {(0, "127.0.0.1", client_port)}
+
+
+def test_kafka_pod_contract_serves_metadata_as_node_0(kafka_broker: KafkaBroker) -> None:
+    found = {(b.id, b.host, b.port) for b in kafka_broker.brokers.values()}
+    assert found == {(0, "127.0.0.1", kafka_broker.client_port)}
+
+
+def test_topics_job_creates_both_topics_with_kafkas_tools_from_the_jar_set(
+    kafka_broker: KafkaBroker,
+) -> None:
+    cfg = KafkaConfig(topic_partitions=2, retention_ms=3_600_000, dlq_retention_ms=7_200_000)
+    server = f"127.0.0.1:{kafka_broker.client_port}"
+    script = kafka.topics_script(NAMESPACE, cfg, kafka_broker.paths, retry_seconds=1, server=server)
+    result = subprocess.run(
+        ["bash", "-c", script],
+        env={"PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    admin = AdminClient({"bootstrap.servers": server, "log_level": 0})
+    topics = admin.list_topics(timeout=10).topics
+    assert {name: len(topics[name].partitions) for name in (kafka.TOPIC, kafka.DLQ_TOPIC)} == {
+        kafka.TOPIC: 2,
+        kafka.DLQ_TOPIC: 2,
+    }
+    resources = [ConfigResource("topic", name) for name in (kafka.TOPIC, kafka.DLQ_TOPIC)]
+    retention = {
+        resource.name: future.result(timeout=10)["retention.ms"].value
+        for resource, future in admin.describe_configs(resources).items()
+    }
+    assert retention == {kafka.TOPIC: "3600000", kafka.DLQ_TOPIC: "7200000"}
 
 
 @dataclass(frozen=True)
