@@ -4,6 +4,7 @@ commands themselves run for real in test_jvm_image_contract.py."""
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -15,6 +16,7 @@ from finnhub_infra.components.cassandra_container import NodePaths
 from finnhub_infra.components.images import CQLSH_VERSION, JVM_IMAGES, JvmImage
 from finnhub_infra.components.kafka_container import BrokerPaths
 from finnhub_infra.config import CassandraConfig, KafkaConfig
+from infra_harness import Rendered
 from local_stack.artifacts import CASSANDRA_VERSION, KAFKA_VERSION
 from local_stack.cassandra import DAEMON_MAIN
 from local_stack.kafka import SERVER_MAIN, STORAGE_TOOL_MAIN
@@ -192,3 +194,16 @@ def test_cassandra_images_cqlsh_is_the_one_the_contract_test_runs() -> None:
     lock = tomllib.loads((ROOT / "uv.lock").read_text())
     locked = next(p["version"] for p in lock["package"] if p["name"] == "cqlsh")
     assert BY_NAME["cassandra"].build_args["CQLSH_VERSION"] == CQLSH_VERSION == locked
+
+
+def test_both_stacks_run_the_contract_the_images_are_built_for(any_stack: Rendered) -> None:
+    for name, lib in (("kafka", BrokerPaths().libs), ("cassandra", NodePaths().lib)):
+        pod = any_stack.manifest("StatefulSet", name)["spec"]["template"]["spec"]
+        (main,) = pod["containers"]
+        (prepare,) = pod["initContainers"]
+        assert main["command"][0] == "java" and f"{lib}/*" in main["command"], name
+        assert prepare["command"][0] == "/bin/bash", name
+        config_map = next(v for v in pod["volumes"] if "configMap" in v)["configMap"]["name"]
+        data = any_stack.manifest("ConfigMap", config_map)["data"]
+        assert prepare["command"][1].rsplit("/", 1)[-1] in data, name
+        assert "entrypoint" not in json.dumps(pod).lower(), name
