@@ -135,7 +135,8 @@ def statefulset_manifest(
             "requests": {"cpu": "100m", "memory": "384Mi"},
             "limits": {"cpu": "500m", "memory": "384Mi"},
         },
-        read_only_root=True,
+        # A JVM, like the broker: it keeps its perf data under /tmp.
+        read_only_root=False,
         command=kafka_container.prepare_command(paths),
         env=[
             {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
@@ -241,7 +242,7 @@ def topics_job_manifest(namespace: str, cfg: KafkaConfig, image: str) -> dict[st
             "requests": {"cpu": "100m", "memory": "384Mi"},
             "limits": {"cpu": "500m", "memory": "384Mi"},
         },
-        read_only_root=True,
+        read_only_root=False,
         command=["/bin/bash", "-c", topics_script(namespace, cfg)],
         # The tools log with the brokers' log4j2.properties.
         volume_mounts=[{"name": "templates", "mountPath": POD_PATHS.templates, "readOnly": True}],
