@@ -28,6 +28,7 @@ from local_stack.artifacts import (
     JarResolver,
     JarSet,
 )
+from local_stack.errors import LocalStackError
 from local_stack.settings import LocalStackSettings
 
 APPS = ("producer", "processor")
@@ -101,16 +102,25 @@ def jvm_build_args(
     }
 
 
-def resolve_jar_dirs(repo_root: Path) -> dict[str, Path]:
+def resolve_jar_dirs(
+    repo_root: Path, settings: LocalStackSettings | None = None
+) -> dict[str, Path]:
     """Each JVM image's jar folder, resolved with Maven first if this clone has not yet.
 
     The same cache and fingerprint as `local-stack up`: after the first resolution this is a
-    marker check, so the program can call it on every run.
+    marker check, so the program can call it on every run. A missing Maven or Java, or a
+    failed resolution, stops the program with local-stack's message, not a traceback.
     """
-    resolver = JarResolver(LocalStackSettings(project_root=repo_root))
+    resolver = JarResolver(settings or LocalStackSettings(project_root=repo_root))
     dirs = {}
     for image in JVM_IMAGES:
-        resolver.jars(image.jar_set)
+        try:
+            resolver.jars(image.jar_set)
+        except LocalStackError as error:
+            raise pulumi.RunError(
+                f"the {image.name} image is built from the {image.jar_set.name} jar set, "
+                f"which could not be resolved: {error}"
+            ) from error
         dirs[image.name] = resolver.jar_dir(image.jar_set)
     return dirs
 

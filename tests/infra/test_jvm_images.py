@@ -10,16 +10,18 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 from finnhub_infra.components import cassandra, kafka
 from finnhub_infra.components.cassandra_container import NodePaths
-from finnhub_infra.components.images import CQLSH_VERSION, JVM_IMAGES, JvmImage
+from finnhub_infra.components.images import CQLSH_VERSION, JVM_IMAGES, JvmImage, resolve_jar_dirs
 from finnhub_infra.components.kafka_container import BrokerPaths
 from finnhub_infra.config import CassandraConfig, KafkaConfig
 from infra_harness import Rendered
-from local_stack.artifacts import CASSANDRA_VERSION, KAFKA_VERSION
+from local_stack.artifacts import CASSANDRA_VERSION, KAFKA_VERSION, JarResolver
 from local_stack.cassandra import DAEMON_MAIN
 from local_stack.kafka import SERVER_MAIN, STORAGE_TOOL_MAIN
+from local_stack.settings import LocalStackSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "registry.test/finnhub-jvm@sha256:" + "34" * 32
@@ -207,3 +209,15 @@ def test_both_stacks_run_the_contract_the_images_are_built_for(any_stack: Render
         data = any_stack.manifest("ConfigMap", config_map)["data"]
         assert prepare["command"][1].rsplit("/", 1)[-1] in data, name
         assert "entrypoint" not in json.dumps(pod).lower(), name
+
+
+def test_program_stops_with_local_stacks_message_when_maven_is_missing(tmp_path: Path) -> None:
+    settings = LocalStackSettings(cache_dir=tmp_path, mvn="no-such-mvn-here")
+    with pytest.raises(pulumi.RunError, match=r"kafka jar set.*no-such-mvn-here.*not on PATH"):
+        resolve_jar_dirs(ROOT, settings)
+
+
+def test_resolved_jar_dirs_are_local_stacks_own_cache() -> None:
+    dirs = resolve_jar_dirs(ROOT)
+    for image in JVM_IMAGES:
+        assert dirs[image.name] == JarResolver(LocalStackSettings()).jar_dir(image.jar_set)
