@@ -5,7 +5,9 @@ commands themselves run for real in test_jvm_image_contract.py."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -221,3 +223,46 @@ def test_resolved_jar_dirs_are_local_stacks_own_cache() -> None:
     dirs = resolve_jar_dirs(ROOT)
     for image in JVM_IMAGES:
         assert dirs[image.name] == JarResolver(LocalStackSettings()).jar_dir(image.jar_set)
+
+
+def run_layout_step(image: JvmImage, root: Path, version: str) -> subprocess.CompletedProcess[str]:
+    """The Dockerfile's RUN after `COPY *.jar`, run by `sh` with `/opt/<name>` moved to `root`,
+    where the jar folder (the build context) is linked in as the COPY would place it."""
+    lines = instructions(image.name)
+    copy = next(i for i, line in enumerate(lines) if line.startswith("COPY *.jar "))
+    step = next(line for line in lines[copy:] if line.startswith("RUN ")).removeprefix("RUN ")
+    home = root / "opt" / image.name
+    lib = Path(LIB_DIRS[image.name].replace(f"/opt/{image.name}", str(home)))
+    lib.parent.mkdir(parents=True)
+    lib.symlink_to(resolve_jar_dirs(ROOT)[image.name])
+    var = next(iter(image.build_args))
+    return subprocess.run(
+        ["sh", "-c", step.replace(f"/opt/{image.name}", str(home))],
+        env={"PATH": os.environ["PATH"], var: version},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("image", JVM_IMAGES, ids=lambda i: i.name)
+def test_dockerfile_layout_step_accepts_the_resolved_jar_set_at_the_pin(
+    image: JvmImage, tmp_path: Path
+) -> None:
+    result = run_layout_step(image, tmp_path, image.version)
+    assert result.returncode == 0, result.stderr
+    if image.name == "cassandra":
+        agent = Path(
+            NodePaths().jamm_agent.replace("/opt/cassandra", str(tmp_path / "opt/cassandra"))
+        )
+        assert agent.is_file()
+
+
+@pytest.mark.parametrize("image", JVM_IMAGES, ids=lambda i: i.name)
+def test_dockerfile_layout_step_refuses_a_jar_set_of_another_version(
+    image: JvmImage, tmp_path: Path
+) -> None:
+    result = run_layout_step(image, tmp_path, "0.0.1")
+    assert result.returncode != 0
+    assert "holds no" in result.stderr and "0.0.1" in result.stderr
