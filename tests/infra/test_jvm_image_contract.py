@@ -46,6 +46,10 @@ from local_stack.network import free_ports
 from local_stack.processes import ProcessFiles, find_java, log_tail, start_background, stop
 from local_stack.settings import LocalStackSettings
 
+# Real Kafka and Cassandra JVMs, like the suite's other services tests (started here, not by the
+# session fixture: these run the pods' own files and commands).
+pytestmark = pytest.mark.services
+
 IMAGE = "registry.test/finnhub-jvm@sha256:" + "12" * 32
 SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "cassandra-setup.cql"
 JOB_ENV = {
