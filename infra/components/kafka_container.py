@@ -94,8 +94,11 @@ def render_server_properties_template(
     return "".join(f"{key}={value}\n" for key, value in properties.items())
 
 
-def _java(heap: str, paths: BrokerPaths, main: str, args: list[str]) -> list[str]:
-    """local-stack's own Kafka JVM command, with the image's paths (full JIT in pods)."""
+def _java(
+    heap: str, paths: BrokerPaths, main: str, args: list[str], short_lived: bool = False
+) -> list[str]:
+    """local-stack's own Kafka JVM command, with the image's paths. The broker gets the full
+    JIT; short-lived tools (storage format, topic admin) start C1-only, which answers sooner."""
     return java_command(
         "java",
         Path(paths.libs),
@@ -103,7 +106,7 @@ def _java(heap: str, paths: BrokerPaths, main: str, args: list[str]) -> list[str
         Path(paths.templates) / LOG4J_PROPERTIES,
         main,
         args,
-        quick_start_jit=False,
+        quick_start_jit=short_lived,
     )
 
 
@@ -114,7 +117,7 @@ def render_prepare_script(paths: BrokerPaths) -> str:
     `CLUSTER_ID` come from the pod's environment. `--ignore-formatted` keeps existing data.
     """
     config = f"{paths.config}/{SERVER_PROPERTIES}"
-    storage_tool = shlex.join(_java(TOOLS_HEAP, paths, STORAGE_TOOL_MAIN, []))
+    storage_tool = shlex.join(_java(TOOLS_HEAP, paths, STORAGE_TOOL_MAIN, [], short_lived=True))
     return (
         "set -eu\n"
         'node_id="${HOSTNAME##*-}"\n'
@@ -148,4 +151,5 @@ def broker_command(cfg: KafkaConfig, paths: BrokerPaths) -> list[str]:
 
 def tool_shell_function(name: str, main: str, paths: BrokerPaths) -> str:
     """A shell function running one of Kafka's admin tools from the image's jars."""
-    return f'{name}() {{ {shlex.join(_java(TOOLS_HEAP, paths, main, []))} "$@"; }}'
+    tool = shlex.join(_java(TOOLS_HEAP, paths, main, [], short_lived=True))
+    return f'{name}() {{ {tool} "$@"; }}'

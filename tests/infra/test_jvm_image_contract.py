@@ -142,7 +142,8 @@ class KafkaBroker:
     brokers: dict[int, Any]
 
 
-@pytest.fixture(scope="module")
+# Class scope: the broker stops before the Cassandra tests start a JVM of their own.
+@pytest.fixture(scope="class")
 def kafka_broker(jvm: Jvm, tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
     """One broker started from the rendered pod, answering metadata requests."""
     folder = tmp_path_factory.mktemp("kafka-pod")
@@ -201,38 +202,42 @@ def kafka_broker(jvm: Jvm, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         stop(files, timeout_s=30)
 
 
-def test_kafka_pod_contract_serves_metadata_as_node_0(kafka_broker: KafkaBroker) -> None:
-    found = {(b.id, b.host, b.port) for b in kafka_broker.brokers.values()}
-    assert found == {(0, "127.0.0.1", kafka_broker.client_port)}
+class TestKafkaPod:
+    """One broker from the rendered pod, then the topics Job against it."""
 
+    def test_kafka_pod_contract_serves_metadata_as_node_0(self, kafka_broker: KafkaBroker) -> None:
+        found = {(b.id, b.host, b.port) for b in kafka_broker.brokers.values()}
+        assert found == {(0, "127.0.0.1", kafka_broker.client_port)}
 
-def test_topics_job_creates_both_topics_with_kafkas_tools_from_the_jar_set(
-    kafka_broker: KafkaBroker,
-) -> None:
-    cfg = KafkaConfig(topic_partitions=2, retention_ms=3_600_000, dlq_retention_ms=7_200_000)
-    server = f"127.0.0.1:{kafka_broker.client_port}"
-    script = kafka.topics_script(NAMESPACE, cfg, kafka_broker.paths, retry_seconds=1, server=server)
-    result = subprocess.run(
-        ["bash", "-c", script],
-        env={"PATH": os.environ["PATH"]},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    admin = AdminClient({"bootstrap.servers": server, "log_level": 0})
-    topics = admin.list_topics(timeout=10).topics
-    assert {name: len(topics[name].partitions) for name in (kafka.TOPIC, kafka.DLQ_TOPIC)} == {
-        kafka.TOPIC: 2,
-        kafka.DLQ_TOPIC: 2,
-    }
-    resources = [ConfigResource("topic", name) for name in (kafka.TOPIC, kafka.DLQ_TOPIC)]
-    retention = {
-        resource.name: future.result(timeout=10)["retention.ms"].value
-        for resource, future in admin.describe_configs(resources).items()
-    }
-    assert retention == {kafka.TOPIC: "3600000", kafka.DLQ_TOPIC: "7200000"}
+    def test_topics_job_creates_both_topics_with_kafkas_tools_from_the_jar_set(
+        self, kafka_broker: KafkaBroker
+    ) -> None:
+        cfg = KafkaConfig(topic_partitions=2, retention_ms=3_600_000, dlq_retention_ms=7_200_000)
+        server = f"127.0.0.1:{kafka_broker.client_port}"
+        script = kafka.topics_script(
+            NAMESPACE, cfg, kafka_broker.paths, retry_seconds=1, server=server
+        )
+        result = subprocess.run(
+            ["bash", "-c", script],
+            env={"PATH": os.environ["PATH"]},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+        admin = AdminClient({"bootstrap.servers": server, "log_level": 0})
+        topics = admin.list_topics(timeout=10).topics
+        assert {name: len(topics[name].partitions) for name in (kafka.TOPIC, kafka.DLQ_TOPIC)} == {
+            kafka.TOPIC: 2,
+            kafka.DLQ_TOPIC: 2,
+        }
+        resources = [ConfigResource("topic", name) for name in (kafka.TOPIC, kafka.DLQ_TOPIC)]
+        retention = {
+            resource.name: future.result(timeout=10)["retention.ms"].value
+            for resource, future in admin.describe_configs(resources).items()
+        }
+        assert retention == {kafka.TOPIC: "3600000", kafka.DLQ_TOPIC: "7200000"}
 
 
 @dataclass(frozen=True)
