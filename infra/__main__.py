@@ -12,7 +12,7 @@ import pulumi_kubernetes as k8s
 from finnhub_infra.bootstrap import read_bootstrap
 from finnhub_infra.components.cassandra import CassandraStack, CassandraStackArgs
 from finnhub_infra.components.grafana import GrafanaStack, GrafanaStackArgs, load_dashboards
-from finnhub_infra.components.images import AppImages, AppImagesArgs
+from finnhub_infra.components.images import AppImages, AppImagesArgs, resolve_jar_dirs
 from finnhub_infra.components.kafka import KafkaStack, KafkaStackArgs
 from finnhub_infra.components.network_policy import NetworkPolicies, NetworkPoliciesArgs
 from finnhub_infra.components.producer import ProducerDeployment, ProducerDeploymentArgs
@@ -33,11 +33,21 @@ storage_class = cfg.cluster.storage_class
 
 images = AppImages(
     "images",
-    AppImagesArgs(registry_url=bootstrap.registry_url, config=cfg.images, repo_root=str(REPO_ROOT)),
+    AppImagesArgs(
+        registry_url=bootstrap.registry_url,
+        config=cfg.images,
+        repo_root=str(REPO_ROOT),
+        jar_dirs=resolve_jar_dirs(REPO_ROOT),
+    ),
 )
 kafka = KafkaStack(
     "kafka",
-    KafkaStackArgs(namespace=bootstrap.namespace, config=cfg.kafka, storage_class=storage_class),
+    KafkaStackArgs(
+        namespace=bootstrap.namespace,
+        config=cfg.kafka,
+        storage_class=storage_class,
+        image=images.kafka,
+    ),
     on_cluster,
 )
 cassandra = CassandraStack(
@@ -47,6 +57,7 @@ cassandra = CassandraStack(
         config=cfg.cassandra,
         storage_class=storage_class,
         schema_path=REPO_ROOT / "schemas" / "cassandra-setup.cql",
+        image=images.cassandra,
     ),
     on_cluster,
 )
@@ -102,6 +113,8 @@ pulumi.export("kafkaBootstrapServers", kafka.bootstrap_servers)
 pulumi.export("cassandraContactPoints", cassandra.contact_points)
 pulumi.export("processorImage", images.processor)
 pulumi.export("producerImage", images.producer)
+pulumi.export("kafkaImage", images.kafka)
+pulumi.export("cassandraImage", images.cassandra)
 pulumi.export("sparkOperatorNamespace", spark.operator_namespace)
 pulumi.export("grafanaService", grafana.service_name)
 pulumi.export("grafanaAdminPassword", grafana.admin_password)

@@ -72,14 +72,19 @@ class TerraformStateConfig(ConfigModel):
 
 
 class ImagesConfig(ConfigModel):
-    """How the app images are built; the registry itself comes from the Terraform bootstrap."""
+    """How the images are built; the registry itself comes from the Terraform bootstrap.
+
+    `jvm_base_image` overrides the Kafka and Cassandra Dockerfiles' Debian base (for a mirror);
+    None keeps the Dockerfiles' own pinned default. Kafka's and Cassandra's versions are not
+    stack settings: they are local-stack's pins, so every stack runs what the tests run.
+    """
 
     tag: str = "0.1.0"
     platform: str = "linux/amd64"
+    jvm_base_image: str | None = None
 
 
 class KafkaConfig(ConfigModel):
-    image: str = "apache/kafka:4.1.0"
     replicas: int = Field(default=1, ge=1)
     storage_size: str = "5Gi"
     topic_partitions: int = Field(default=3, ge=1)
@@ -100,7 +105,6 @@ class KafkaConfig(ConfigModel):
 
 
 class CassandraConfig(ConfigModel):
-    image: str = "cassandra:5.0.5"
     replicas: int = Field(default=1, ge=1)
     replication_factor: int = Field(default=1, ge=1)
     storage_size: str = "10Gi"

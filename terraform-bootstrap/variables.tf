@@ -36,7 +36,7 @@ variable "aws_region" {
 variable "image_repositories" {
   type        = list(string)
   description = "Image repositories to create; Pulumi pushes <registry_url>/<name>:<tag>."
-  default     = ["finnhub-producer", "finnhub-processor"]
+  default     = ["finnhub-producer", "finnhub-processor", "finnhub-kafka", "finnhub-cassandra"]
 }
 
 variable "registry_image" {

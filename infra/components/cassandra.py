@@ -6,7 +6,13 @@ schema Job waits for the same thing with a bounded retry loop, never a fixed sle
 `schemas/cassandra-setup.cql` and raises keyspace `market` to the stack's replication factor
 (the file keeps RF 1 on purpose, for the local single node).
 
-Roles: the image's default superuser `cassandra/cassandra` is replaced on first run by a
+The pods run the project's own Cassandra image (the jar set local-stack runs, at the version
+pinned in `local_stack.artifacts`); its config files and commands are rendered in
+`cassandra_container` and delivered by a ConfigMap. Nodes find their seeds through a second
+headless Service that also lists pods not ready yet (the first seed must resolve itself while it
+boots); clients use `cassandra`, which lists only nodes that accept CQL.
+
+Roles: Cassandra's default superuser `cassandra/cassandra` is replaced on first run by a
 generated superuser, which then creates `finnhub` (processor: read and write `market`) and
 `grafana` (read only). Every password is generated and reaches pods only through Secrets; the
 Job writes them into files on a memory volume, so they never show in a process's argv.
@@ -15,6 +21,7 @@ Job writes them into files on a memory volume, so they never show in a process's
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,19 +29,28 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
-from finnhub_infra.components import manifests
-from finnhub_infra.components.conventions import image_tag, recommended_labels, secret_env
+from finnhub_infra.components import cassandra_container, manifests
+from finnhub_infra.components.cassandra_container import (
+    POD_NETWORK,
+    POD_PATHS,
+    NodeNetwork,
+    NodePaths,
+)
+from finnhub_infra.components.conventions import recommended_labels, secret_env
 from finnhub_infra.config import CassandraConfig
+from local_stack.artifacts import CASSANDRA_VERSION
 
 NAME = "cassandra"
+PEERS = "cassandra-peers"
+CONFIGMAP = "cassandra-config"
 SCHEMA_JOB = "cassandra-schema"
 CREDENTIALS_SECRET = "cassandra-credentials"
 SCHEMA_CONFIGMAP = "cassandra-schema"
-CQL_PORT = 9042
-GOSSIP_PORT = 7000
-# The official image's `cassandra` user.
+CQL_PORT = POD_NETWORK.cql_port
+GOSSIP_PORT = POD_NETWORK.storage_port
+# The image's `cassandra` user (images/cassandra/Dockerfile).
 CASSANDRA_UID = 999
-DATACENTER = "dc1"
+DATACENTER = cassandra_container.DATACENTER
 KEYSPACE = "market"
 SCHEMA_FILE = "cassandra-setup.cql"
 
@@ -62,10 +78,12 @@ class CassandraStackArgs:
     config: CassandraConfig
     storage_class: str
     schema_path: Path
+    # The pinned (digest) reference of the project's Cassandra image, from AppImages.
+    image: pulumi.Input[str]
 
 
 def node_dns(index: int, namespace: str) -> str:
-    return f"{NAME}-{index}.{NAME}.{namespace}.svc.cluster.local"
+    return f"{NAME}-{index}.{PEERS}.{namespace}.svc.cluster.local"
 
 
 def contact_points(namespace: str) -> str:
@@ -73,62 +91,93 @@ def contact_points(namespace: str) -> str:
     return f"{NAME}.{namespace}.svc.cluster.local"
 
 
-def start_script() -> str:
-    """Turn on password authentication, then hand over to the image's own entrypoint.
-
-    The image has no environment switch for the authenticator, so the stock configuration is
-    copied to a writable volume and its `authenticator`/`authorizer` blocks are replaced.
-    """
-    return (
-        "set -eu\n"
-        "cp -R /etc/cassandra/. /config/\n"
-        "awk '/^(authenticator|authorizer):/ {skip=1; next}"
-        " skip && /^[[:space:]]/ {next} {skip=0; print}'"
-        " /etc/cassandra/cassandra.yaml > /config/cassandra.yaml\n"
-        "printf 'authenticator: PasswordAuthenticator\\nauthorizer: CassandraAuthorizer\\n'"
-        " >> /config/cassandra.yaml\n"
-        "export CASSANDRA_CONF=/config\n"
-        "exec docker-entrypoint.sh cassandra -f\n"
-    )
+def seeds(replicas: int, namespace: str) -> str:
+    """The first two nodes (or the only one) seed the ring."""
+    return ",".join(node_dns(i, namespace) for i in range(min(replicas, 2)))
 
 
-def headless_service_manifest(namespace: str, cfg: CassandraConfig) -> dict[str, Any]:
+def node_labels() -> dict[str, str]:
+    return recommended_labels(NAME, "database", CASSANDRA_VERSION)
+
+
+def headless_service_manifest(namespace: str) -> dict[str, Any]:
     return manifests.service(
         NAME,
         namespace,
-        recommended_labels(NAME, "database", image_tag(cfg.image)),
+        node_labels(),
         NAME,
         {"cql": CQL_PORT, "gossip": GOSSIP_PORT},
         headless=True,
     )
 
 
-def statefulset_manifest(
-    namespace: str, cfg: CassandraConfig, storage_class: str
-) -> dict[str, Any]:
-    labels = recommended_labels(NAME, "database", image_tag(cfg.image))
-    seeds = ",".join(node_dns(i, namespace) for i in range(min(cfg.replicas, 2)))
-    container = manifests.container(
+def peers_service_manifest(namespace: str) -> dict[str, Any]:
+    return manifests.service(
+        PEERS,
+        namespace,
+        node_labels(),
         NAME,
-        cfg.image,
+        {"gossip": GOSSIP_PORT},
+        headless=True,
+        # Seeds must resolve before they are ready: the first node seeds itself while booting.
+        publish_not_ready=True,
+    )
+
+
+def config_map_manifest(
+    namespace: str,
+    cfg: CassandraConfig,
+    seed_list: str | None = None,
+    network: NodeNetwork = POD_NETWORK,
+    paths: NodePaths = POD_PATHS,
+) -> dict[str, Any]:
+    found = seeds(cfg.replicas, namespace) if seed_list is None else seed_list
+    return manifests.config_map(
+        CONFIGMAP,
+        namespace,
+        node_labels(),
+        cassandra_container.config_files(cfg, found, network, paths),
+    )
+
+
+def files_sha256(files: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+
+
+def statefulset_manifest(
+    namespace: str,
+    cfg: CassandraConfig,
+    storage_class: str,
+    image: str,
+    paths: NodePaths = POD_PATHS,
+    config_files_sha256: str = "",
+) -> dict[str, Any]:
+    """Nodes: an init container renders the pod's cassandra.yaml, then CassandraDaemon runs
+    from the image's jars with the rendered JVM options (no image entrypoint is involved)."""
+    labels = node_labels()
+    mounts = [
+        {"name": "data", "mountPath": paths.data},
+        {"name": "templates", "mountPath": paths.templates, "readOnly": True},
+        {"name": "config", "mountPath": paths.config},
+    ]
+    prepare = manifests.container(
+        "prepare-node",
+        image,
+        {
+            "requests": {"cpu": "50m", "memory": "64Mi"},
+            "limits": {"cpu": "200m", "memory": "64Mi"},
+        },
+        read_only_root=True,
+        command=cassandra_container.prepare_command(paths),
+        env=[{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
+        volume_mounts=mounts,
+    )
+    node = manifests.container(
+        NAME,
+        image,
         cfg.resources.to_manifest(),
         read_only_root=False,
-        command=["/bin/bash", "-c", start_script()],
-        env=[
-            {"name": "CASSANDRA_CLUSTER_NAME", "value": cfg.cluster_name},
-            {"name": "CASSANDRA_SEEDS", "value": seeds},
-            {"name": "CASSANDRA_DC", "value": DATACENTER},
-            {"name": "CASSANDRA_RACK", "value": "rack1"},
-            {"name": "CASSANDRA_ENDPOINT_SNITCH", "value": "GossipingPropertyFileSnitch"},
-            {"name": "MAX_HEAP_SIZE", "value": cfg.heap},
-            {"name": "HEAP_NEWSIZE", "value": "200M"},
-            {
-                "name": "POD_IP",
-                "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}},
-            },
-            {"name": "CASSANDRA_LISTEN_ADDRESS", "value": "$(POD_IP)"},
-            {"name": "CASSANDRA_BROADCAST_ADDRESS", "value": "$(POD_IP)"},
-        ],
+        command=cassandra_container.node_command(paths),
         ports={"cql": CQL_PORT, "gossip": GOSSIP_PORT},
         readiness={
             "exec": {"command": ["python3", "-c", CQL_READY_PROBE]},
@@ -137,27 +186,26 @@ def statefulset_manifest(
             "timeoutSeconds": 5,
         },
         liveness=manifests.tcp_probe(CQL_PORT, initial_delay=180, period=30, failure_threshold=5),
-        volume_mounts=[
-            {"name": "data", "mountPath": "/var/lib/cassandra"},
-            {"name": "config", "mountPath": "/config"},
-            {"name": "logs", "mountPath": "/var/log/cassandra"},
-        ],
+        volume_mounts=mounts,
     )
     template = manifests.pod_template(
         labels,
-        [container],
+        [node],
+        init_containers=[prepare],
         uid=CASSANDRA_UID,
         termination_grace_seconds=120,
+        # A changed config file changes the template, so the nodes roll.
+        annotations={"finnhub/config-sha256": config_files_sha256},
         volumes=[
-            {"name": "config", "emptyDir": {"sizeLimit": "16Mi"}},
-            {"name": "logs", "emptyDir": {"sizeLimit": "1Gi"}},
+            {"name": "templates", "configMap": {"name": CONFIGMAP}},
+            {"name": "config", "emptyDir": {"sizeLimit": "1Mi"}},
         ],
     )
     return manifests.stateful_set(
         NAME,
         namespace,
         labels,
-        service_name=NAME,
+        service_name=PEERS,
         replicas=cfg.replicas,
         pod_management_policy="OrderedReady",
         template=template,
@@ -172,16 +220,18 @@ def schema_job_script(
     schema_dir: str = "/schema",
     retry_seconds: int = 5,
     deadline_seconds: int = 900,
+    address: tuple[str, int] | None = None,
 ) -> str:
     """The schema Job's shell script; see the module docstring for what it does and why.
-    Directories and timing are parameters so tests can run the script against a fake cqlsh."""
-    host = contact_points(namespace)
+    Directories, timing and the node's address (default: the client Service) are parameters
+    so tests can run the script against a fake cqlsh, or a real node on loopback."""
+    host, port = address or (contact_points(namespace), CQL_PORT)
     rf = cfg.replication_factor
     return f"""set -eu
 umask 077
 work={work_dir}
 host={host}
-port={CQL_PORT}
+port={port}
 nts="{{'class': 'NetworkTopologyStrategy', '{DATACENTER}': {rf}}}"
 creds() {{
   printf '[PlainTextAuthProvider]\\nusername = %s\\npassword = %s\\n' "$1" "$2" > "$work/$3"
@@ -219,14 +269,23 @@ cat > "$work/roles.cql" <<EOF
 ALTER KEYSPACE {KEYSPACE} WITH replication = $nts;
 ALTER KEYSPACE system_auth WITH replication = $nts;
 CREATE ROLE IF NOT EXISTS "$APP_USER" WITH LOGIN = true AND PASSWORD = '$APP_PASSWORD';
-ALTER ROLE "$APP_USER" WITH PASSWORD = '$APP_PASSWORD';
 GRANT SELECT ON KEYSPACE {KEYSPACE} TO "$APP_USER";
 GRANT MODIFY ON KEYSPACE {KEYSPACE} TO "$APP_USER";
 CREATE ROLE IF NOT EXISTS "$GRAFANA_USER" WITH LOGIN = true AND PASSWORD = '$GRAFANA_PASSWORD';
-ALTER ROLE "$GRAFANA_USER" WITH PASSWORD = '$GRAFANA_PASSWORD';
 GRANT SELECT ON KEYSPACE {KEYSPACE} TO "$GRAFANA_USER";
 EOF
 as_admin -f "$work/roles.cql"
+# A role that exists with an older password (its Secret changed) gets the current one; only
+# then, since Cassandra 5 refuses a second password change within 5 s of the CREATE above.
+converge_password() {{
+  creds "$1" "$2" "$3.cred"
+  if ! probe "$3.cred"; then
+    printf 'ALTER ROLE "%s" WITH PASSWORD = '"'"'%s'"'"';\n' "$1" "$2" > "$work/$3.cql"
+    as_admin -f "$work/$3.cql"
+  fi
+}}
+converge_password "$APP_USER" "$APP_PASSWORD" app
+converge_password "$GRAFANA_USER" "$GRAFANA_PASSWORD" grafana
 as_admin -e "DESCRIBE KEYSPACE {KEYSPACE}" | head -n 3
 """
 
@@ -235,13 +294,15 @@ def schema_configmap_manifest(namespace: str, cfg: CassandraConfig, cql: str) ->
     return manifests.config_map(
         SCHEMA_CONFIGMAP,
         namespace,
-        recommended_labels(SCHEMA_JOB, "schema-init", image_tag(cfg.image)),
+        recommended_labels(SCHEMA_JOB, "schema-init", CASSANDRA_VERSION),
         {SCHEMA_FILE: cql, "apply-schema.sh": schema_job_script(namespace, cfg)},
     )
 
 
-def schema_job_manifest(namespace: str, cfg: CassandraConfig, schema_hash: str) -> dict[str, Any]:
-    labels = recommended_labels(SCHEMA_JOB, "schema-init", image_tag(cfg.image))
+def schema_job_manifest(
+    namespace: str, cfg: CassandraConfig, schema_hash: str, image: str
+) -> dict[str, Any]:
+    labels = recommended_labels(SCHEMA_JOB, "schema-init", CASSANDRA_VERSION)
     env = [
         secret_env("ADMIN_USER", CREDENTIALS_SECRET, ADMIN_USER_KEY),
         secret_env("ADMIN_PASSWORD", CREDENTIALS_SECRET, ADMIN_PASSWORD_KEY),
@@ -253,7 +314,7 @@ def schema_job_manifest(namespace: str, cfg: CassandraConfig, schema_hash: str) 
     ]
     container = manifests.container(
         "apply-schema",
-        cfg.image,
+        image,
         {
             "requests": {"cpu": "100m", "memory": "256Mi"},
             "limits": {"cpu": "500m", "memory": "256Mi"},
@@ -292,7 +353,7 @@ def credentials_secret_manifest(
     return manifests.secret(
         CREDENTIALS_SECRET,
         namespace,
-        recommended_labels(NAME, "database", image_tag(cfg.image)),
+        node_labels(),
         {
             ADMIN_USER_KEY: "finnhub_admin",
             ADMIN_PASSWORD_KEY: admin_password,
@@ -344,15 +405,34 @@ class CassandraStack(pulumi.ComponentResource):
         service = manifests.resource_from_manifest(
             k8s.core.v1.Service,
             f"{name}-headless",
-            ns.apply(lambda n: headless_service_manifest(n, cfg)),
+            ns.apply(headless_service_manifest),
             child,
             spec="spec",
+        )
+        peers = manifests.resource_from_manifest(
+            k8s.core.v1.Service,
+            f"{name}-peers",
+            ns.apply(peers_service_manifest),
+            child,
+            spec="spec",
+        )
+        config_map = ns.apply(lambda n: config_map_manifest(n, cfg))
+        node_config = manifests.resource_from_manifest(
+            k8s.core.v1.ConfigMap, f"{name}-config", config_map, child, data="data"
         )
         statefulset = manifests.resource_from_manifest(
             k8s.apps.v1.StatefulSet,
             f"{name}-nodes",
-            ns.apply(lambda n: statefulset_manifest(n, cfg, args.storage_class)),
-            pulumi.ResourceOptions(parent=self, depends_on=[service]),
+            pulumi.Output.all(ns, args.image, config_map).apply(
+                lambda v: statefulset_manifest(
+                    v[0],
+                    cfg,
+                    args.storage_class,
+                    v[1],
+                    config_files_sha256=files_sha256(v[2]["data"]),
+                )
+            ),
+            pulumi.ResourceOptions(parent=self, depends_on=[service, peers, node_config]),
             spec="spec",
         )
         schema_cm = manifests.resource_from_manifest(
@@ -365,7 +445,9 @@ class CassandraStack(pulumi.ComponentResource):
         self.schema_job = manifests.resource_from_manifest(
             k8s.batch.v1.Job,
             f"{name}-schema",
-            ns.apply(lambda n: schema_job_manifest(n, cfg, schema_hash)),
+            pulumi.Output.all(ns, args.image).apply(
+                lambda v: schema_job_manifest(v[0], cfg, schema_hash, v[1])
+            ),
             pulumi.ResourceOptions(
                 parent=self,
                 # Pulumi waits for the StatefulSet's pods to be ready before the Job starts;

@@ -3,30 +3,45 @@
 Each broker is also a controller (combined mode): no ZooKeeper, one StatefulSet. Brokers find each
 other through the headless Service's stable per-pod DNS names, which is also what they advertise,
 so clients inside the cluster reach the partition leader directly.
+
+The pods run the project's own Kafka image (the jar set local-stack runs, at the version pinned in
+`local_stack.artifacts`); the files it reads and the commands it runs are rendered in
+`kafka_container`, delivered by a ConfigMap.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
-from finnhub_infra.components import manifests
+from finnhub_infra.components import kafka_container, manifests
 from finnhub_infra.components.conventions import image_tag, recommended_labels, secret_env
+from finnhub_infra.components.kafka_container import (
+    CONFIG_COMMAND_MAIN,
+    POD_NETWORK,
+    POD_PATHS,
+    TOPIC_COMMAND_MAIN,
+    BrokerNetwork,
+    BrokerPaths,
+)
 from finnhub_infra.config import KafkaConfig
+from local_stack.artifacts import KAFKA_VERSION
 
 NAME = "kafka"
 HEADLESS = "kafka-headless"
 UI_NAME = "kafka-ui"
 TOPICS_JOB = "kafka-topics"
-CLIENT_PORT = 9092
-CONTROLLER_PORT = 9093
+CONFIGMAP = "kafka-config"
+CLIENT_PORT = POD_NETWORK.client_port
+CONTROLLER_PORT = POD_NETWORK.controller_port
 UI_PORT = 8080
-# apache/kafka runs as `appuser`, uid 1000.
+# The image's `kafka` user (images/kafka/Dockerfile).
 KAFKA_UID = 1000
-DATA_DIR = "/var/lib/kafka/data"
 TOPIC = "market"
 DLQ_TOPIC = "market.dlq"
 
@@ -36,6 +51,8 @@ class KafkaStackArgs:
     namespace: pulumi.Input[str]
     config: KafkaConfig
     storage_class: str
+    # The pinned (digest) reference of the project's Kafka image, from AppImages.
+    image: pulumi.Input[str]
 
 
 def broker_dns(index: int, namespace: str) -> str:
@@ -47,18 +64,27 @@ def bootstrap_servers(namespace: str) -> str:
     return f"{NAME}.{namespace}.svc.cluster.local:{CLIENT_PORT}"
 
 
-def quorum_voters(replicas: int, namespace: str) -> str:
-    return ",".join(f"{i}@{broker_dns(i, namespace)}:{CONTROLLER_PORT}" for i in range(replicas))
+def quorum_voters(replicas: int, namespace: str, network: BrokerNetwork = POD_NETWORK) -> str:
+    hosts = network.voter_hosts or tuple(broker_dns(i, namespace) for i in range(replicas))
+    return ",".join(f"{i}@{host}:{network.controller_port}" for i, host in enumerate(hosts))
 
 
-def broker_start_script(namespace: str) -> str:
-    """Node id and advertised name depend on the pod's ordinal, known only inside the pod."""
-    return (
-        "set -eu\n"
-        'export KAFKA_NODE_ID="${HOSTNAME##*-}"\n'
-        f'export KAFKA_ADVERTISED_LISTENERS="PLAINTEXT://${{HOSTNAME}}.{HEADLESS}.{namespace}'
-        f'.svc.cluster.local:{CLIENT_PORT}"\n'
-        "exec /etc/kafka/docker/run\n"
+def broker_labels() -> dict[str, str]:
+    return recommended_labels(NAME, "broker", KAFKA_VERSION)
+
+
+def config_map_manifest(
+    namespace: str,
+    cfg: KafkaConfig,
+    network: BrokerNetwork = POD_NETWORK,
+    paths: BrokerPaths = POD_PATHS,
+) -> dict[str, Any]:
+    voters = quorum_voters(cfg.replicas, namespace, network)
+    return manifests.config_map(
+        CONFIGMAP,
+        namespace,
+        broker_labels(),
+        kafka_container.config_files(cfg, voters, network, paths),
     )
 
 
@@ -66,7 +92,7 @@ def headless_service_manifest(namespace: str, cfg: KafkaConfig) -> dict[str, Any
     return manifests.service(
         HEADLESS,
         namespace,
-        recommended_labels(NAME, "broker", image_tag(cfg.image)),
+        broker_labels(),
         NAME,
         {"client": CLIENT_PORT, "controller": CONTROLLER_PORT},
         headless=True,
@@ -79,60 +105,62 @@ def client_service_manifest(namespace: str, cfg: KafkaConfig) -> dict[str, Any]:
     return manifests.service(
         NAME,
         namespace,
-        recommended_labels(NAME, "broker", image_tag(cfg.image)),
+        broker_labels(),
         NAME,
         {"client": CLIENT_PORT},
     )
 
 
 def statefulset_manifest(
-    namespace: str, cfg: KafkaConfig, storage_class: str, cluster_id_secret: str
+    namespace: str,
+    cfg: KafkaConfig,
+    storage_class: str,
+    cluster_id_secret: str,
+    image: str,
+    paths: BrokerPaths = POD_PATHS,
+    config_files_sha256: str = "",
 ) -> dict[str, Any]:
-    labels = recommended_labels(NAME, "broker", image_tag(cfg.image))
-    env = [
-        {"name": "KAFKA_PROCESS_ROLES", "value": "broker,controller"},
-        {"name": "KAFKA_CONTROLLER_QUORUM_VOTERS", "value": quorum_voters(cfg.replicas, namespace)},
-        {
-            "name": "KAFKA_LISTENERS",
-            "value": f"PLAINTEXT://:{CLIENT_PORT},CONTROLLER://:{CONTROLLER_PORT}",
-        },
-        {
-            "name": "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP",
-            "value": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-        },
-        {"name": "KAFKA_CONTROLLER_LISTENER_NAMES", "value": "CONTROLLER"},
-        {"name": "KAFKA_INTER_BROKER_LISTENER_NAME", "value": "PLAINTEXT"},
-        {"name": "KAFKA_LOG_DIRS", "value": DATA_DIR},
-        # Topics are created by the topics Job with explicit settings, never implicitly.
-        {"name": "KAFKA_AUTO_CREATE_TOPICS_ENABLE", "value": "false"},
-        {
-            "name": "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR",
-            "value": str(cfg.topic_replication_factor),
-        },
-        {
-            "name": "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
-            "value": str(cfg.topic_replication_factor),
-        },
-        {
-            "name": "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR",
-            "value": str(min(2, cfg.topic_replication_factor)),
-        },
-        {"name": "KAFKA_HEAP_OPTS", "value": f"-Xms{cfg.heap} -Xmx{cfg.heap}"},
-        secret_env("CLUSTER_ID", cluster_id_secret, "cluster-id"),
+    """Brokers: an init container renders the pod's server.properties and formats the storage,
+    then the broker JVM runs from the image's jars (no image entrypoint is involved)."""
+    labels = broker_labels()
+    mounts = [
+        {"name": "data", "mountPath": paths.data},
+        {"name": "templates", "mountPath": paths.templates, "readOnly": True},
+        {"name": "config", "mountPath": paths.config},
     ]
-    container = manifests.container(
+    prepare = manifests.container(
+        "prepare-node",
+        image,
+        {
+            "requests": {"cpu": "100m", "memory": "384Mi"},
+            "limits": {"cpu": "500m", "memory": "384Mi"},
+        },
+        # A JVM, like the broker: it keeps its perf data under /tmp.
+        read_only_root=False,
+        command=kafka_container.prepare_command(paths),
+        env=[
+            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            # What clients are told to connect to: this pod's own stable DNS name.
+            {
+                "name": "ADVERTISED_HOST",
+                "value": f"$(POD_NAME).{HEADLESS}.{namespace}.svc.cluster.local",
+            },
+            secret_env("CLUSTER_ID", cluster_id_secret, "cluster-id"),
+        ],
+        volume_mounts=mounts,
+    )
+    broker = manifests.container(
         NAME,
-        cfg.image,
+        image,
         cfg.resources.to_manifest(),
         read_only_root=False,
-        command=["/bin/bash", "-c", broker_start_script(namespace)],
-        env=env,
+        command=kafka_container.broker_command(cfg, paths),
         ports={"client": CLIENT_PORT, "controller": CONTROLLER_PORT},
         readiness=manifests.tcp_probe(CLIENT_PORT, initial_delay=10, period=10),
         liveness=manifests.tcp_probe(
             CONTROLLER_PORT, initial_delay=60, period=20, failure_threshold=6
         ),
-        volume_mounts=[{"name": "data", "mountPath": DATA_DIR}],
+        volume_mounts=mounts,
     )
     return manifests.stateful_set(
         NAME,
@@ -143,24 +171,45 @@ def statefulset_manifest(
         # Controllers form a quorum only when all voters start together.
         pod_management_policy="Parallel",
         template=manifests.pod_template(
-            labels, [container], uid=KAFKA_UID, termination_grace_seconds=60
+            labels,
+            [broker],
+            init_containers=[prepare],
+            uid=KAFKA_UID,
+            termination_grace_seconds=60,
+            # A changed config file changes the template, so the brokers roll.
+            annotations={"finnhub/config-sha256": config_files_sha256},
+            volumes=[
+                {"name": "templates", "configMap": {"name": CONFIGMAP}},
+                {"name": "config", "emptyDir": {"sizeLimit": "1Mi"}},
+            ],
         ),
         volume_claim=manifests.data_volume_claim(labels, storage_class, cfg.storage_size),
     )
 
 
+def files_sha256(files: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+
+
 def topics_script(
-    namespace: str, cfg: KafkaConfig, kafka_bin: str = "/opt/kafka/bin", retry_seconds: int = 5
+    namespace: str,
+    cfg: KafkaConfig,
+    paths: BrokerPaths = POD_PATHS,
+    retry_seconds: int = 5,
+    server: str | None = None,
 ) -> str:
     """Wait for the brokers (bounded retries), then create or update both topics idempotently.
-    The tools' folder and the retry delay are parameters so tests can run it with fakes."""
-    server = bootstrap_servers(namespace)
+    Kafka's own admin tools run from the image's jars. The retry delay and the brokers' address
+    (default: the client Service) are parameters so tests can run the script against a fake
+    `java`, or a real broker on loopback."""
+    server = server or bootstrap_servers(namespace)
     topics = [(TOPIC, cfg.retention_ms), (DLQ_TOPIC, cfg.dlq_retention_ms)]
     lines = [
         "set -eu",
-        f"bin={kafka_bin}",
+        kafka_container.tool_shell_function("kafka_topics", TOPIC_COMMAND_MAIN, paths),
+        kafka_container.tool_shell_function("kafka_configs", CONFIG_COMMAND_MAIN, paths),
         "attempt=0",
-        f'until "$bin/kafka-topics.sh" --bootstrap-server {server} --list >/dev/null 2>&1; do',
+        f"until kafka_topics --bootstrap-server {server} --list >/dev/null 2>&1; do",
         "  attempt=$((attempt + 1))",
         '  if [ "$attempt" -ge 60 ]; then',
         f'    echo "Kafka at {server} did not answer after $attempt attempts" >&2; exit 1',
@@ -170,32 +219,33 @@ def topics_script(
     ]
     for topic, retention in topics:
         lines += [
-            f'"$bin/kafka-topics.sh" --bootstrap-server {server} --create --if-not-exists '
+            f"kafka_topics --bootstrap-server {server} --create --if-not-exists "
             f"--topic {topic} --partitions {cfg.topic_partitions} "
             f"--replication-factor {cfg.topic_replication_factor} "
             f"--config retention.ms={retention}",
             # --create leaves an existing topic alone: converge its settings explicitly.
-            f'"$bin/kafka-configs.sh" --bootstrap-server {server} --alter --entity-type topics '
+            f"kafka_configs --bootstrap-server {server} --alter --entity-type topics "
             f"--entity-name {topic} --add-config retention.ms={retention}",
-            f'"$bin/kafka-topics.sh" --bootstrap-server {server} --alter --topic {topic} '
+            f"kafka_topics --bootstrap-server {server} --alter --topic {topic} "
             f"--partitions {cfg.topic_partitions} 2>/dev/null || true",
         ]
-    lines.append(f'"$bin/kafka-topics.sh" --bootstrap-server {server} --describe --topic {TOPIC}')
+    lines.append(f"kafka_topics --bootstrap-server {server} --describe --topic {TOPIC}")
     return "\n".join(lines) + "\n"
 
 
-def topics_job_manifest(namespace: str, cfg: KafkaConfig) -> dict[str, Any]:
-    labels = recommended_labels(TOPICS_JOB, "topic-init", image_tag(cfg.image))
+def topics_job_manifest(namespace: str, cfg: KafkaConfig, image: str) -> dict[str, Any]:
+    labels = recommended_labels(TOPICS_JOB, "topic-init", KAFKA_VERSION)
     container = manifests.container(
         "create-topics",
-        cfg.image,
+        image,
         {
             "requests": {"cpu": "100m", "memory": "384Mi"},
             "limits": {"cpu": "500m", "memory": "384Mi"},
         },
         read_only_root=False,
         command=["/bin/bash", "-c", topics_script(namespace, cfg)],
-        env=[{"name": "KAFKA_HEAP_OPTS", "value": "-Xmx256m"}],
+        # The tools log with the brokers' log4j2.properties.
+        volume_mounts=[{"name": "templates", "mountPath": POD_PATHS.templates, "readOnly": True}],
     )
     return manifests.job(
         TOPICS_JOB,
@@ -203,7 +253,11 @@ def topics_job_manifest(namespace: str, cfg: KafkaConfig) -> dict[str, Any]:
         labels,
         deadline_seconds=900,
         template=manifests.pod_template(
-            labels, [container], uid=KAFKA_UID, restart_policy="OnFailure"
+            labels,
+            [container],
+            uid=KAFKA_UID,
+            restart_policy="OnFailure",
+            volumes=[{"name": "templates", "configMap": {"name": CONFIGMAP}}],
         ),
     )
 
@@ -248,7 +302,7 @@ def cluster_id_secret_manifest(namespace: str, cluster_id: pulumi.Input[str]) ->
     return manifests.secret(
         "kafka-cluster-id",
         namespace,
-        recommended_labels(NAME, "broker", "v1"),
+        broker_labels(),
         {"cluster-id": cluster_id},
     )
 
@@ -292,19 +346,30 @@ class KafkaStack(pulumi.ComponentResource):
             child,
             spec="spec",
         )
+        config_map = ns.apply(lambda n: config_map_manifest(n, cfg))
+        broker_config = manifests.resource_from_manifest(
+            k8s.core.v1.ConfigMap, f"{name}-config", config_map, child, data="data"
+        )
         statefulset = manifests.resource_from_manifest(
             k8s.apps.v1.StatefulSet,
             f"{name}-brokers",
-            ns.apply(
-                lambda n: statefulset_manifest(n, cfg, args.storage_class, "kafka-cluster-id")
+            pulumi.Output.all(ns, args.image, config_map).apply(
+                lambda v: statefulset_manifest(
+                    v[0],
+                    cfg,
+                    args.storage_class,
+                    "kafka-cluster-id",
+                    v[1],
+                    config_files_sha256=files_sha256(v[2]["data"]),
+                )
             ),
-            pulumi.ResourceOptions(parent=self, depends_on=[headless, id_secret]),
+            pulumi.ResourceOptions(parent=self, depends_on=[headless, id_secret, broker_config]),
             spec="spec",
         )
         manifests.resource_from_manifest(
             k8s.batch.v1.Job,
             f"{name}-topics",
-            ns.apply(lambda n: topics_job_manifest(n, cfg)),
+            pulumi.Output.all(ns, args.image).apply(lambda v: topics_job_manifest(v[0], cfg, v[1])),
             pulumi.ResourceOptions(
                 parent=self,
                 depends_on=[statefulset, client],

@@ -137,6 +137,7 @@ def pod_template(
     containers: list[Manifest],
     *,
     uid: int,
+    init_containers: list[Manifest] | None = None,
     gid: int | None = None,
     annotations: dict[str, str] | None = None,
     restart_policy: str | None = None,
@@ -159,6 +160,8 @@ def pod_template(
         spec["terminationGracePeriodSeconds"] = termination_grace_seconds
     if automount_service_account_token is not None:
         spec["automountServiceAccountToken"] = automount_service_account_token
+    if init_containers is not None:
+        spec["initContainers"] = init_containers
     spec["containers"] = containers
     if volumes is not None:
         spec["volumes"] = volumes

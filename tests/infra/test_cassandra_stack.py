@@ -12,12 +12,12 @@ from finnhub_infra.components.cassandra import (
     CassandraStack,
     CassandraStackArgs,
     schema_job_script,
-    start_script,
 )
 from finnhub_infra.config import CassandraConfig
 from infra_harness import REPO_ROOT, Rendered, run_mocked
 
 SCHEMA = REPO_ROOT / "schemas" / "cassandra-setup.cql"
+IMAGE = "registry.test/finnhub-cassandra@sha256:" + "cd" * 32
 ENV = {
     "ADMIN_USER": "finnhub_admin",
     "ADMIN_PASSWORD": "adminSecret1",
@@ -30,7 +30,9 @@ ENV = {
 
 def render(cfg: CassandraConfig) -> Rendered:
     def body() -> object:
-        return CassandraStack("cassandra", CassandraStackArgs("pipeline", cfg, "fast", SCHEMA))
+        return CassandraStack(
+            "cassandra", CassandraStackArgs("pipeline", cfg, "fast", SCHEMA, IMAGE)
+        )
 
     return run_mocked(body)
 
@@ -64,37 +66,11 @@ def test_readiness_probe_speaks_the_cql_protocol() -> None:
     assert probe["exec"]["command"] == ["python3", "-c", CQL_READY_PROBE]
 
 
-def test_password_authentication_is_switched_on_at_start() -> None:
-    script = start_script()
-    assert "authenticator: PasswordAuthenticator" in script
-    assert "authorizer: CassandraAuthorizer" in script
-    assert script.rstrip().endswith("exec docker-entrypoint.sh cassandra -f")
-
-
-def test_start_script_replaces_both_yaml_forms_of_the_authenticator(tmp_path: Path) -> None:
-    stock = (
-        "cluster_name: x\n"
-        "authenticator:\n  class_name : org.apache.cassandra.auth.AllowAllAuthenticator\n"
-        "# a comment\n"
-        "authorizer: AllowAllAuthorizer\n"
-        "num_tokens: 16\n"
-    )
-    conf = tmp_path / "etc"
-    conf.mkdir()
-    (conf / "cassandra.yaml").write_text(stock)
-    out = tmp_path / "config"
-    out.mkdir()
-    script = (
-        start_script()
-        .replace("/etc/cassandra", str(conf))
-        .replace("/config", str(out))
-        .replace("exec docker-entrypoint.sh cassandra -f", "true")
-    )
-    subprocess.run(["bash", "-c", script], check=True, timeout=30)
-    result = (out / "cassandra.yaml").read_text()
-    assert "AllowAll" not in result
-    assert "num_tokens: 16" in result and "cluster_name: x" in result
-    assert result.count("authenticator:") == 1 and result.count("authorizer:") == 1
+def test_password_authentication_is_on_in_the_rendered_cassandra_yaml() -> None:
+    cm = render(CassandraConfig()).manifest("ConfigMap", "cassandra-config")
+    lines = cm["data"]["cassandra.yaml"].splitlines()
+    assert 'authenticator: "PasswordAuthenticator"' in lines
+    assert 'authorizer: "CassandraAuthorizer"' in lines
 
 
 def fake_cqlsh(folder: Path, admin_exists: bool, failures_before_ready: int) -> Path:

@@ -12,24 +12,32 @@ from finnhub_infra.components.kafka import (
     quorum_voters,
     topics_script,
 )
+from finnhub_infra.components.kafka_container import BrokerPaths
 from finnhub_infra.config import KafkaConfig
 from infra_harness import Rendered, run_mocked
+
+IMAGE = "registry.test/finnhub-kafka@sha256:" + "ef" * 32
 
 
 def render(cfg: KafkaConfig) -> Rendered:
     def body() -> object:
-        stack = KafkaStack("kafka", KafkaStackArgs("pipeline", cfg, "fast"))
+        stack = KafkaStack("kafka", KafkaStackArgs("pipeline", cfg, "fast", IMAGE))
         return stack.bootstrap_servers
 
     return run_mocked(body)
 
 
+def server_properties(rendered: Rendered) -> dict[str, str]:
+    text = rendered.manifest("ConfigMap", "kafka-config")["data"]["server.properties"]
+    return dict(line.split("=", 1) for line in text.splitlines())
+
+
 def test_kafka_is_a_kraft_statefulset_on_persistent_volumes() -> None:
-    sts = render(KafkaConfig()).manifest("StatefulSet", "kafka")
-    container = sts["spec"]["template"]["spec"]["containers"][0]
-    env = {e["name"]: e.get("value") for e in container["env"]}
-    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
-    assert "ZOOKEEPER" not in " ".join(env)
+    rendered = render(KafkaConfig())
+    sts = rendered.manifest("StatefulSet", "kafka")
+    properties = server_properties(rendered)
+    assert properties["process.roles"] == "broker,controller"
+    assert not [key for key in properties if "zookeeper" in key]
     claim = sts["spec"]["volumeClaimTemplates"][0]["spec"]
     assert claim["storageClassName"] == "fast"
     assert claim["resources"]["requests"]["storage"] == "5Gi"
@@ -52,7 +60,7 @@ def test_quorum_lists_every_broker_by_its_stable_dns_name() -> None:
 def test_cluster_id_comes_from_a_secret() -> None:
     rendered = render(KafkaConfig())
     sts = rendered.manifest("StatefulSet", "kafka")
-    env = {e["name"]: e for e in sts["spec"]["template"]["spec"]["containers"][0]["env"]}
+    env = {e["name"]: e for e in sts["spec"]["template"]["spec"]["initContainers"][0]["env"]}
     assert env["CLUSTER_ID"]["valueFrom"]["secretKeyRef"]["name"] == "kafka-cluster-id"
     assert len(rendered.manifest("Secret", "kafka-cluster-id")["stringData"]["cluster-id"]) == 22
 
@@ -65,46 +73,56 @@ def test_ui_is_optional() -> None:
 
 
 def test_auto_topic_creation_is_off_so_topics_come_only_from_the_job() -> None:
-    sts = render(KafkaConfig()).manifest("StatefulSet", "kafka")
-    env = {
-        e["name"]: e.get("value") for e in sts["spec"]["template"]["spec"]["containers"][0]["env"]
-    }
-    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    assert server_properties(render(KafkaConfig()))["auto.create.topics.enable"] == "false"
 
 
-def fake_tools(folder: Path, failures_before_ready: int) -> Path:
+def fake_java(folder: Path, failures_before_ready: int) -> Path:
+    """A `java` that logs the admin tool's arguments (after its main class) and fails the
+    first `--list` calls, as brokers that are not up yet would."""
     log = folder / "calls.log"
     counter = folder / "attempts"
     counter.write_text("0")
-    for tool in ("kafka-topics.sh", "kafka-configs.sh"):
-        script = folder / tool
-        script.write_text(
-            "#!/bin/bash\n"
-            f'echo "{tool} $*" >> {log}\n'
-            'if [[ " $* " == *" --list "* ]]; then\n'
-            f"  n=$(( $(cat {counter}) + 1 )); echo $n > {counter}\n"
-            f"  [ $n -gt {failures_before_ready} ] || exit 1\n"
-            "fi\n"
-        )
-        script.chmod(0o755)
+    bin_dir = folder / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "java"
+    script.write_text(
+        "#!/bin/bash\n"
+        'while [ "$#" -gt 0 ] && [[ "$1" != org.apache.kafka.tools.* ]]; do shift; done\n'
+        'tool="${1##*.}"; shift\n'
+        f'echo "$tool $*" >> {log}\n'
+        'if [[ " $* " == *" --list "* ]]; then\n'
+        f"  n=$(( $(cat {counter}) + 1 )); echo $n > {counter}\n"
+        f"  [ $n -gt {failures_before_ready} ] || exit 1\n"
+        "fi\n"
+    )
+    script.chmod(0o755)
     return log
 
 
-def run_script(script: str) -> subprocess.CompletedProcess[str]:
+def run_script(script: str, folder: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["bash", "-c", script],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
-        env={"PATH": os.environ["PATH"]},
+        env={"PATH": f"{folder / 'bin'}:{os.environ['PATH']}"},
     )
 
 
+def test_topics_job_runs_kafkas_own_tools_from_the_images_jars(tmp_path: Path) -> None:
+    log = fake_java(tmp_path, failures_before_ready=0)
+    paths = BrokerPaths(libs=str(tmp_path / "libs"))
+    result = run_script(topics_script("ns", KafkaConfig(), paths, retry_seconds=0), tmp_path)
+    assert result.returncode == 0, result.stderr
+    tools = {line.split()[0] for line in log.read_text().splitlines()}
+    assert tools == {"TopicCommand", "ConfigCommand"}
+
+
 def test_topics_job_waits_for_brokers_then_creates_both_topics(tmp_path: Path) -> None:
-    log = fake_tools(tmp_path, failures_before_ready=2)
+    log = fake_java(tmp_path, failures_before_ready=2)
     cfg = KafkaConfig(topic_partitions=6, retention_ms=1000, dlq_retention_ms=2000)
-    result = run_script(topics_script("ns", cfg, kafka_bin=str(tmp_path), retry_seconds=0))
+    result = run_script(topics_script("ns", cfg, retry_seconds=0), tmp_path)
     assert result.returncode == 0, result.stderr
     calls = log.read_text().splitlines()
     assert sum("--list" in c for c in calls) == 3
@@ -116,8 +134,8 @@ def test_topics_job_waits_for_brokers_then_creates_both_topics(tmp_path: Path) -
 
 
 def test_topics_job_gives_up_with_the_address_when_kafka_never_answers(tmp_path: Path) -> None:
-    fake_tools(tmp_path, failures_before_ready=10_000)
-    script = topics_script("ns", KafkaConfig(), kafka_bin=str(tmp_path), retry_seconds=0)
-    result = run_script(script)
+    fake_java(tmp_path, failures_before_ready=10_000)
+    script = topics_script("ns", KafkaConfig(), retry_seconds=0)
+    result = run_script(script, tmp_path)
     assert result.returncode == 1
     assert "kafka.ns.svc.cluster.local:9092" in result.stderr

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from infra_harness import COMPONENT_TYPES, FAKE_DIGEST, TF_OUTPUTS, Rendered, run_program
+from local_stack.artifacts import CASSANDRA_VERSION, KAFKA_VERSION
 
 
 def env_of(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -25,9 +26,9 @@ def test_program_creates_expected_kubernetes_kinds(minikube: Rendered) -> None:
         "StatefulSet": 2,
         "Deployment": 3,
         "Job": 2,
-        "Service": 6,
+        "Service": 7,
         "Secret": 4,
-        "ConfigMap": 3,
+        "ConfigMap": 5,
         "NetworkPolicy": 10,
         "Namespace": 1,
         "ServiceAccount": 1,
@@ -55,19 +56,45 @@ def test_every_namespaced_object_lands_in_the_bootstrap_namespace(any_stack: Ren
 def test_images_are_pushed_to_the_bootstrap_registry(any_stack: Rendered) -> None:
     names = sorted(r.inputs["imageName"] for r in any_stack.of_type("docker:index/image:Image"))
     assert names == [
+        f"{TF_OUTPUTS['registry_url']}/finnhub-cassandra:{CASSANDRA_VERSION}-0.1.0",
+        f"{TF_OUTPUTS['registry_url']}/finnhub-kafka:{KAFKA_VERSION}-0.1.0",
         f"{TF_OUTPUTS['registry_url']}/finnhub-processor:0.1.0",
         f"{TF_OUTPUTS['registry_url']}/finnhub-producer:0.1.0",
     ]
 
 
-def test_images_build_from_each_apps_dockerfile_with_the_repo_as_context(
+def test_app_images_build_from_each_apps_dockerfile_with_the_repo_as_context(
     minikube: Rendered,
 ) -> None:
-    for image in minikube.of_type("docker:index/image:Image"):
-        app = image.name.removeprefix("images-")
-        build = image.inputs["build"]
+    for app in ("producer", "processor"):
+        build = minikube.named(f"images-{app}").inputs["build"]
         assert build["dockerfile"].endswith(f"apps/{app}/Dockerfile")
         assert build["context"] == build["dockerfile"].removesuffix(f"/apps/{app}/Dockerfile")
+
+
+@pytest.mark.parametrize(
+    ("image", "args"),
+    [
+        ("kafka", {"KAFKA_VERSION": KAFKA_VERSION}),
+        ("cassandra", {"CASSANDRA_VERSION": CASSANDRA_VERSION}),
+    ],
+)
+def test_kafka_and_cassandra_images_build_local_stacks_jar_set_at_its_pinned_version(
+    minikube: Rendered, image: str, args: dict[str, str]
+) -> None:
+    build = minikube.named(f"images-{image}").inputs["build"]
+    assert build["dockerfile"].endswith(f"images/{image}/Dockerfile")
+    assert build["context"].endswith(f".cache/jars/{image}")
+    assert args.items() <= build["args"].items()
+
+
+@pytest.mark.parametrize(("workload", "image"), [("kafka", "kafka"), ("cassandra", "cassandra")])
+def test_kafka_and_cassandra_pods_run_the_projects_own_images_by_digest(
+    minikube: Rendered, workload: str, image: str
+) -> None:
+    pod = minikube.manifest("StatefulSet", workload)["spec"]["template"]["spec"]
+    expected = f"{TF_OUTPUTS['registry_url']}/finnhub-{image}@{FAKE_DIGEST}"
+    assert {c["image"] for c in pod["initContainers"] + pod["containers"]} == {expected}
 
 
 def test_minikube_reads_terraform_state_from_the_local_file(minikube: Rendered) -> None:

@@ -57,6 +57,9 @@ KAFKA_JARS = JarSet(
     (
         # Broker, controller and kafka.tools.StorageTool (storage formatting) all live in core.
         MavenArtifact("org.apache.kafka", "kafka_2.13", KAFKA_VERSION),
+        # The admin tools (TopicCommand, ConfigCommand) the distribution's libs/ also holds: the
+        # Kubernetes topics Job runs them from the same jar set in the Kafka image.
+        MavenArtifact("org.apache.kafka", "kafka-tools", KAFKA_VERSION),
         # Kafka's pom leaves the logging backend to the distribution; without one it logs nothing.
         MavenArtifact("org.apache.logging.log4j", "log4j-core", LOG4J_VERSION),
         MavenArtifact("org.apache.logging.log4j", "log4j-slf4j2-impl", LOG4J_VERSION),
