@@ -87,7 +87,7 @@ def operator_chart_values(job_namespace: str, cfg: SparkConfig) -> dict[str, Any
 
 
 def processor_env(wiring: ProcessorWiring) -> list[dict[str, Any]]:
-    """The processor's environment (names as in docs/architecture.md); credentials only by Secret reference."""
+    """The processor's environment (names: docs/architecture.md); credentials via Secrets."""
     return [
         {"name": "KAFKA_BOOTSTRAP_SERVERS", "value": wiring.kafka_bootstrap_servers},
         {"name": "KAFKA_TOPIC", "value": wiring.kafka_topic},

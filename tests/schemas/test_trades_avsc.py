@@ -1,6 +1,6 @@
 """schemas/trades.avsc stays reader- and writer-compatible with the original design's schema.
 
-`original_message.avsc` beside this file is the original design's schema, as that design spelled it out.
+`original_message.avsc` beside this file is the original design's schema.
 Each direction writes with one schema and reads with the other through fastavro's schema
 resolution, which raises on any incompatibility.
 """

@@ -1,4 +1,4 @@
-"""Everything the processor can be told, read once from the environment (names as in docs/architecture.md)."""
+"""Everything the processor can be told, read once from the environment (docs/architecture.md)."""
 
 from __future__ import annotations
 
