@@ -6,7 +6,10 @@ trade it sent. The panel queries must then return exactly those trades and the w
 from them here: nothing lost, nothing duplicated.
 """
 
+import contextlib
 import dataclasses
+import ipaddress
+import os
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -41,6 +44,77 @@ class PipelineRun:
     session: Any
     exit_codes: dict[str, int | None]
     pipeline: Pipeline
+    # (pid, command, local address, port) of every listening socket while the pipeline ran.
+    listeners: list[tuple[int, str, str, int]]
+    commands: list[str]
+
+
+def _descendants(root: int) -> list[int]:
+    """`root` and every process below it: Kafka, Cassandra, the children and their JVMs."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = [root], [root]
+    while frontier:
+        frontier = [pid for pid, parent in parents.items() if parent in frontier]
+        found += frontier
+    return found
+
+
+def _address(hex_address: str) -> str:
+    """/proc/net/tcp{,6} address (32-bit words in host byte order, little-endian here)."""
+    raw = bytes.fromhex(hex_address)
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    return str(ipaddress.ip_address(words))
+
+
+def _listening_sockets(pids: list[int]) -> list[tuple[int, str, str, int]]:
+    """Every TCP socket in LISTEN and every bound UDP socket the processes hold."""
+    found = []
+    for pid in pids:
+        inodes = set()
+        try:
+            descriptors = list(Path(f"/proc/{pid}/fd").iterdir())
+        except OSError:
+            continue
+        for descriptor in descriptors:
+            with contextlib.suppress(OSError):  # closed meanwhile (e.g. the listing's own fd)
+                link = os.readlink(descriptor)
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+        command = _command(pid)
+        for table, listening in (("tcp", "0A"), ("tcp6", "0A"), ("udp", "07"), ("udp6", "07")):
+            try:
+                lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
+            except OSError:
+                continue
+            for line in lines:
+                fields = line.split()
+                if fields[3] == listening and fields[9] in inodes:
+                    host, port = fields[1].split(":")
+                    found.append((pid, command, _address(host), int(port, 16)))
+    return found
+
+
+def _command(pid: int) -> str:
+    try:
+        return (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
+    except OSError:
+        return ""
+
+
+def _is_loopback(address: str) -> bool:
+    parsed = ipaddress.ip_address(address)
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        parsed = parsed.ipv4_mapped
+    return parsed.is_loopback
 
 
 def _with_env(spec: ChildSpec, **env: str) -> ChildSpec:
@@ -152,11 +226,14 @@ def pipeline_run(
                 f"windows covering {len(sent)} trades",
                 pipeline,
             )
+            pids = _descendants(os.getpid())
+            listeners = _listening_sockets(pids)
+            commands = [_command(pid) for pid in pids]
         except BaseException:
             pipeline.stop()
             raise
         codes = pipeline.stop()
-    yield PipelineRun(sent, cassandra_session, codes, pipeline)
+    yield PipelineRun(sent, cassandra_session, codes, pipeline, listeners, commands)
 
 
 def _rows(run: PipelineRun, panel: Panel) -> list[dict[str, Any]]:
@@ -232,3 +309,14 @@ def test_last_trade_panel_shows_the_newest_sent_trade_and_its_lag(
 
 def test_producer_and_processor_stop_cleanly(pipeline_run: PipelineRun) -> None:
     assert pipeline_run.exit_codes == {"producer": 0, "processor": 0}
+
+
+def test_every_listener_of_the_running_pipeline_is_on_loopback(pipeline_run: PipelineRun) -> None:
+    # The check must have seen the services it vouches for, not an empty list.
+    for part in ("kafka", "cassandra", "finnhub-processor", "finnhub-producer", "org.apache.spark"):
+        assert any(part in command for command in pipeline_run.commands), (
+            part,
+            pipeline_run.commands,
+        )
+    exposed = [entry for entry in pipeline_run.listeners if not _is_loopback(entry[2])]
+    assert exposed == [], exposed

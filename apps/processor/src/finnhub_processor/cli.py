@@ -19,6 +19,8 @@ def main() -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # py4j reports every closed connection at INFO with a traceback, e.g. when Spark stops.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
     try:
         settings = ProcessorSettings()
     except ValidationError as error:
@@ -43,4 +45,5 @@ def main() -> int:
             return 0
         logging.getLogger(__name__).error("processor failed: %s", error)
         return 1
+    logging.getLogger(__name__).info("processor stopped")
     return 0
