@@ -524,8 +524,9 @@ def test_a_late_trade_changes_no_window_after_a_quiet_feed_a_restart_or_alone_in
             180,
             f"window {key} to count {count} trades",
         )
+        # On failure: which batch read how many rows under which watermark.
         progress = [
-            (p["batchId"], p["numInputRows"], p.get("eventTime"), p.get("stateOperators"))
+            (p["batchId"], p["numInputRows"], p.get("eventTime", {}).get("watermark"))
             for p in (queries[1].recentProgress if queries else [])
         ]
         assert windows_in(cassandra_session, keyspace) == expected_windows(on_time), progress

@@ -297,12 +297,22 @@ def await_queries(
             raise RuntimeError(f"query {query.name} failed: {error}")
 
 
-def run(settings: ProcessorSettings, stop: threading.Event) -> None:
-    """Runs the processor until `stop` is set or a query fails; then stops queries, then Spark."""
+def run(
+    settings: ProcessorSettings,
+    stop: threading.Event,
+    install_signal_handlers: Callable[[], None] = lambda: None,
+) -> None:
+    """Runs the processor until `stop` is set or a query fails; then stops queries, then Spark.
+
+    `install_signal_handlers` runs once the Spark session exists: creating the SparkContext
+    replaces the SIGINT handler with pyspark's own, which cancels every job and raises
+    KeyboardInterrupt, which would kill the process mid-batch instead of stopping it.
+    """
     quiet_stop = StopInterruptionFilter(stop)
     for name in PY4J_LOGGERS:
         logging.getLogger(name).addFilter(quiet_stop)
     spark = create_spark_session(settings)
+    install_signal_handlers()
     silence_falling_behind_warning(spark)
     try:
         queries = start_queries(spark, settings)
