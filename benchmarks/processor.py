@@ -326,7 +326,8 @@ def watch_probes(session: Session, keyspace: str, seen: dict, stop: threading.Ev
     )
     while not stop.is_set():
         now = time.time()
-        for row in session.execute(query, (PROBE_SYMBOL, int((now - 10) * 1000))):
+        # A wide look-back: on a loaded machine a probe may take tens of seconds to land.
+        for row in session.execute(query, (PROBE_SYMBOL, int((now - 120) * 1000))):
             seen.setdefault(row.uuid, (row.trade_timestamp, now))
         time.sleep(0.02)
 
@@ -367,7 +368,8 @@ def latency(
         (seen_at - (t - EPOCH).total_seconds()) * 1000 for t, seen_at in seen.values()
     )
     if not latencies:
-        print(f"  writer={writer} trigger={trigger}: no probe row seen")
+        errors = [str(q.exception())[:300] for q in queries if q.exception() is not None]
+        print(f"  writer={writer} trigger={trigger}: no probe row seen {errors}")
         return
     p50 = statistics.median(latencies)
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]

@@ -6,9 +6,7 @@ trade it sent. The panel queries must then return exactly those trades and the w
 from them here: nothing lost, nothing duplicated.
 """
 
-import contextlib
 import dataclasses
-import ipaddress
 import os
 import time
 import uuid
@@ -44,77 +42,9 @@ class PipelineRun:
     session: Any
     exit_codes: dict[str, int | None]
     pipeline: Pipeline
-    # (pid, command, local address, port) of every listening socket while the pipeline ran.
-    listeners: list[tuple[int, str, str, int]]
+    # Every listening socket of the test process and all below it while the pipeline ran.
+    listeners: list[Any]  # conftest's Listener
     commands: list[str]
-
-
-def _descendants(root: int) -> list[int]:
-    """`root` and every process below it: Kafka, Cassandra, the children and their JVMs."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found, frontier = [root], [root]
-    while frontier:
-        frontier = [pid for pid, parent in parents.items() if parent in frontier]
-        found += frontier
-    return found
-
-
-def _address(hex_address: str) -> str:
-    """/proc/net/tcp{,6} address (32-bit words in host byte order, little-endian here)."""
-    raw = bytes.fromhex(hex_address)
-    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
-    return str(ipaddress.ip_address(words))
-
-
-def _listening_sockets(pids: list[int]) -> list[tuple[int, str, str, int]]:
-    """Every TCP socket in LISTEN and every bound UDP socket the processes hold."""
-    found = []
-    for pid in pids:
-        inodes = set()
-        try:
-            descriptors = list(Path(f"/proc/{pid}/fd").iterdir())
-        except OSError:
-            continue
-        for descriptor in descriptors:
-            with contextlib.suppress(OSError):  # closed meanwhile (e.g. the listing's own fd)
-                link = os.readlink(descriptor)
-                if link.startswith("socket:["):
-                    inodes.add(link[8:-1])
-        command = _command(pid)
-        for table, listening in (("tcp", "0A"), ("tcp6", "0A"), ("udp", "07"), ("udp6", "07")):
-            try:
-                lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
-            except OSError:
-                continue
-            for line in lines:
-                fields = line.split()
-                if fields[3] == listening and fields[9] in inodes:
-                    host, port = fields[1].split(":")
-                    found.append((pid, command, _address(host), int(port, 16)))
-    return found
-
-
-def _command(pid: int) -> str:
-    try:
-        return (
-            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        )
-    except OSError:
-        return ""
-
-
-def _is_loopback(address: str) -> bool:
-    parsed = ipaddress.ip_address(address)
-    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
-        parsed = parsed.ipv4_mapped
-    return parsed.is_loopback
 
 
 def _with_env(spec: ChildSpec, **env: str) -> ChildSpec:
@@ -178,7 +108,10 @@ def _expected_windows(sent: list[dict[str, Any]]) -> dict[tuple[str, datetime], 
 
 @pytest.fixture(scope="module")
 def pipeline_run(
-    local_stack: Any, cassandra_session: Any, tmp_path_factory: pytest.TempPathFactory
+    local_stack: Any,
+    cassandra_session: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+    listening_sockets: Callable[[int], tuple[list[Any], list[str]]],
 ) -> Iterator[PipelineRun]:
     create_topics(local_stack.kafka_bootstrap, {TOPIC: 2})
     work: Path = tmp_path_factory.mktemp("e2e")
@@ -226,9 +159,7 @@ def pipeline_run(
                 f"windows covering {len(sent)} trades",
                 pipeline,
             )
-            pids = _descendants(os.getpid())
-            listeners = _listening_sockets(pids)
-            commands = [_command(pid) for pid in pids]
+            listeners, commands = listening_sockets(os.getpid())
         except BaseException:
             pipeline.stop()
             raise
@@ -318,5 +249,5 @@ def test_every_listener_of_the_running_pipeline_is_on_loopback(pipeline_run: Pip
             part,
             pipeline_run.commands,
         )
-    exposed = [entry for entry in pipeline_run.listeners if not _is_loopback(entry[2])]
+    exposed = [entry for entry in pipeline_run.listeners if not entry.loopback]
     assert exposed == [], exposed

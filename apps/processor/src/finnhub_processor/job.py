@@ -238,6 +238,31 @@ def silence_falling_behind_warning(spark: SparkSession) -> None:
     log4j.core.config.Configurator.setLevel(FALLING_BEHIND_LOGGER, log4j.Level.toLevel("ERROR"))
 
 
+# Spark loggers that report a cancelled batch's tasks; raised to ERROR once a stop begins.
+STOP_NOISE_LOGGERS = ("org.apache.spark.storage.BlockManager",)
+
+
+def quiet_expected_stop_warnings(spark: SparkSession) -> None:
+    log4j = spark.sparkContext._jvm.org.apache.logging.log4j
+    for name in STOP_NOISE_LOGGERS:
+        log4j.core.config.Configurator.setLevel(name, log4j.Level.toLevel("ERROR"))
+
+
+def wait_for_cancelled_tasks(spark: SparkSession, timeout_s: float = 30.0) -> None:
+    """Waits (bounded) until no Spark job runs: stopping the session under a cancelled batch's
+    still-running tasks makes them fail loudly (`Block broadcast_N does not exist`)."""
+    # A cancelled job leaves the active list at once; its killed tasks may run on a while, so
+    # count the tasks still running on the executors (the JVM tracker; pyspark's lacks them).
+    tracker = spark.sparkContext._jsc.sc().statusTracker()
+
+    def running_tasks() -> int:
+        return sum(info.numRunningTasks() for info in tracker.getExecutorInfos())
+
+    deadline = time.monotonic() + timeout_s
+    while running_tasks() and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 class StopInterruptionFilter(logging.Filter):
     """Drops py4j's error report of a foreachBatch call cut short by a requested stop.
 
@@ -287,10 +312,14 @@ def await_queries(
         if time.monotonic() >= next_summary:
             log_batch_summaries(queries, last_batch, trigger_ms, summary_s)
             next_summary += summary_s
+    # A stop cancels the running batch: its cached blocks then fail to store, which Spark
+    # warns about with the cancellation's exception. Expected here, so not worth a warning.
+    quiet_expected_stop_warnings(spark)
     # In start order: trades first, so no window is written for trades not yet in `trades`
     # beyond what one replayed batch rewrites anyway.
     for query in queries:
         query.stop()
+    wait_for_cancelled_tasks(spark)
     for query in queries:
         error = query.exception()
         if error is not None:

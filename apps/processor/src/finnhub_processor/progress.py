@@ -42,8 +42,9 @@ def batch_summary(
     """One line about the batches in `progress` (Spark's progress dicts of one period)."""
     if not progress:
         return f"{query}: no batch in the last {period_s:.0f} s"
-    durations = [p["durationMs"].get("triggerExecution", 0) for p in progress]
-    rows = sum(p.get("numInputRows", 0) for p in progress)
+    # Indexing, not .get: pyspark's progress objects answer [] but not dict.get.
+    durations = [p["durationMs"]["triggerExecution"] for p in progress]
+    rows = sum(p["numInputRows"] for p in progress)
     behind = sum(1 for d in durations if d > trigger_ms)
     return (
         f"{query}: {len(progress)} batches, {rows} rows in the last {period_s:.0f} s; "
@@ -57,4 +58,4 @@ def new_progress(
     progress: Sequence[Mapping[str, Any]], after_batch: int
 ) -> list[Mapping[str, Any]]:
     """The entries of `progress` for batches after `after_batch`."""
-    return [p for p in progress if p.get("batchId", -1) > after_batch]
+    return [p for p in progress if p["batchId"] > after_batch]
