@@ -101,9 +101,9 @@ def spark_session_builder(settings: ProcessorSettings) -> SparkSession.Builder:
         .config("spark.sql.streaming.noDataMicroBatches.enabled", "false")
         # By default (since Spark 3.4) late rows are filtered against the watermark of the
         # PREVIOUS micro-batch, so that chained stateful operators work. With no-data batches
-        # off, the first batch after a quiet spell (or after a restart) then filtered with a
-        # watermark that lagged the one the windows had been closed by, and a late trade was
-        # added to a closed window. One stateful operator per query here: filter against the
+        # off, the first batch after a quiet spell then filtered with a watermark that lagged
+        # the one the windows had been closed by, and a late trade was added to a closed
+        # window. One stateful operator per query here: filter against the
         # current batch's watermark, the one that also evicts (see the README, "late").
         .config("spark.sql.streaming.statefulOperator.allowMultiple", "false")
     )
