@@ -46,6 +46,7 @@ PROBE_SYMBOL = "BENCH:PROBE"
 # The driver returns timestamps as naive datetimes in UTC.
 EPOCH = datetime.datetime(1970, 1, 1)
 TRADES_PER_MESSAGE = 5
+ALLOW_MULTIPLE = "spark.sql.streaming.statefulOperator.allowMultiple"
 TRADES_INSERT = (
     "INSERT INTO {ks}.trades (symbol, trade_timestamp, uuid, trade_conditions, price, volume, "
     "ingest_timestamp) VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -325,12 +326,15 @@ def watch_probes(session: Session, keyspace: str, seen: dict, stop: threading.Ev
     )
     while not stop.is_set():
         now = time.time()
-        for row in session.execute(query, (PROBE_SYMBOL, int((now - 10) * 1000))):
+        # A wide look-back: on a loaded machine a probe may take tens of seconds to land.
+        for row in session.execute(query, (PROBE_SYMBOL, int((now - 120) * 1000))):
             seen.setdefault(row.uuid, (row.trade_timestamp, now))
         time.sleep(0.02)
 
 
-def latency(args, spark, endpoints, session, work: Path, writer: str, trigger: str) -> None:
+def latency(
+    args, spark, endpoints, session, work: Path, writer: str, trigger: str, label: str = ""
+) -> None:
     run = uuid.uuid4().hex[:8]
     topic = f"bench-latency-{run}"
     keyspace = f"bench_latency_{run}"
@@ -350,6 +354,9 @@ def latency(args, spark, endpoints, session, work: Path, writer: str, trigger: s
         watcher.start()
         produce_steadily(endpoints.kafka_bootstrap, topic, args.rate, args.latency_seconds, stop)
         time.sleep(5)
+        windows_batch_ms = statistics.median(
+            p["durationMs"].get("triggerExecution", 0) for p in queries[1].recentProgress
+        )
     finally:
         stop.set()
         for query in queries:
@@ -361,13 +368,14 @@ def latency(args, spark, endpoints, session, work: Path, writer: str, trigger: s
         (seen_at - (t - EPOCH).total_seconds()) * 1000 for t, seen_at in seen.values()
     )
     if not latencies:
-        print(f"  writer={writer} trigger={trigger}: no probe row seen")
+        errors = [str(q.exception())[:300] for q in queries if q.exception() is not None]
+        print(f"  writer={writer} trigger={trigger}: no probe row seen {errors}")
         return
     p50 = statistics.median(latencies)
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     print(
         f"  {writer:9s} {trigger:>16s} {p50:8.0f} {p99:8.0f} {latencies[-1]:8.0f} "
-        f"{len(latencies):5d}/{expected}",
+        f"{len(latencies):5d}/{expected} {windows_batch_ms:14.0f}  {label}",
         flush=True,
     )
 
@@ -411,6 +419,12 @@ def main() -> None:
     parser.add_argument("--kafka-bootstrap")
     parser.add_argument("--cassandra-port", type=int)
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument(
+        "--late-filter-cost",
+        action="store_true",
+        help="only latency, driver writer, 1 s trigger: late rows filtered against the previous "
+        "batch's watermark (Spark's default, the old behaviour) vs the current one (the job's)",
+    )
     args = parser.parse_args()
 
     jars = spark_jars()
@@ -428,7 +442,7 @@ def main() -> None:
         )
         spark.sparkContext.setLogLevel("ERROR")
         try:
-            if not args.skip_throughput:
+            if not (args.skip_throughput or args.late_filter_cost):
                 throughput(args, spark, endpoints, session, work)
             print(
                 f"\nLatency, produce -> row readable, {args.rate} trades/s "
@@ -436,8 +450,17 @@ def main() -> None:
             )
             print(
                 f"  {'writer':9s} {'trigger':>16s} {'p50 ms':>8s} {'p99 ms':>8s} "
-                f"{'max ms':>8s} {'probes':>11s}"
+                f"{'max ms':>8s} {'probes':>11s} {'windows ms':>14s}"
             )
+            if args.late_filter_cost:
+                for allow_multiple, label in (
+                    ("true", "late rows vs previous batch's watermark (before)"),
+                    ("false", "late rows vs current watermark (the job's setting)"),
+                ):
+                    spark.conf.set(ALLOW_MULTIPLE, allow_multiple)
+                    latency(args, spark, endpoints, session, work, "driver", "1 second", label)
+                spark.conf.set(ALLOW_MULTIPLE, "false")
+                return
             for writer, trigger in (
                 ("driver", "1 second"),
                 ("driver", "0 seconds"),

@@ -9,8 +9,10 @@ reason; under CI=true that is an error, so a broken set-up can never pass as "al
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,3 +87,99 @@ def cassandra_session(local_stack: LocalStackHandle) -> Iterator[Session]:
         yield cluster.connect()
     finally:
         cluster.shutdown()
+
+
+@dataclass(frozen=True)
+class Listener:
+    """A listening TCP socket (or bound UDP socket) held by one process."""
+
+    pid: int
+    command: str
+    address: str
+    port: int
+    loopback: bool
+
+
+def _descendants(root: int) -> list[int]:
+    """`root` and every process below it: Kafka, Cassandra, the children and their JVMs."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = [root], [root]
+    while frontier:
+        frontier = [pid for pid, parent in parents.items() if parent in frontier]
+        found += frontier
+    return found
+
+
+def _address(hex_address: str) -> str:
+    """/proc/net/tcp{,6} address (32-bit words in host byte order, little-endian here)."""
+    raw = bytes.fromhex(hex_address)
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    return str(ipaddress.ip_address(words))
+
+
+def _listening_sockets(pids: list[int]) -> list[Listener]:
+    """Every TCP socket in LISTEN and every bound UDP socket the processes hold."""
+    found = []
+    for pid in pids:
+        inodes = set()
+        try:
+            descriptors = list(Path(f"/proc/{pid}/fd").iterdir())
+        except OSError:
+            continue
+        for descriptor in descriptors:
+            with contextlib.suppress(OSError):  # closed meanwhile (e.g. the listing's own fd)
+                link = os.readlink(descriptor)
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+        command = _command(pid)
+        for table, listening in (("tcp", "0A"), ("tcp6", "0A"), ("udp", "07"), ("udp6", "07")):
+            try:
+                lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
+            except OSError:
+                continue
+            for line in lines:
+                fields = line.split()
+                if fields[3] == listening and fields[9] in inodes:
+                    host, port = fields[1].split(":")
+                    address = _address(host)
+                    found.append(
+                        Listener(pid, command, address, int(port, 16), _is_loopback(address))
+                    )
+    return found
+
+
+def _command(pid: int) -> str:
+    try:
+        return (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
+    except OSError:
+        return ""
+
+
+def _is_loopback(address: str) -> bool:
+    parsed = ipaddress.ip_address(address)
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        parsed = parsed.ipv4_mapped
+    return parsed.is_loopback
+
+
+@pytest.fixture(scope="session")
+def listening_sockets() -> Callable[[int], tuple[list[Listener], list[str]]]:
+    """Given a pid: the listeners of it and every process below it, and their command lines.
+
+    Read from /proc (sockets matched to each process by inode), so a JVM's sockets count too.
+    """
+
+    def find(root: int) -> tuple[list[Listener], list[str]]:
+        pids = _descendants(root)
+        return _listening_sockets(pids), [_command(pid) for pid in pids]
+
+    return find

@@ -7,6 +7,7 @@ from them here: nothing lost, nothing duplicated.
 """
 
 import dataclasses
+import os
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -41,6 +42,9 @@ class PipelineRun:
     session: Any
     exit_codes: dict[str, int | None]
     pipeline: Pipeline
+    # Every listening socket of the test process and all below it while the pipeline ran.
+    listeners: list[Any]  # conftest's Listener
+    commands: list[str]
 
 
 def _with_env(spec: ChildSpec, **env: str) -> ChildSpec:
@@ -104,7 +108,10 @@ def _expected_windows(sent: list[dict[str, Any]]) -> dict[tuple[str, datetime], 
 
 @pytest.fixture(scope="module")
 def pipeline_run(
-    local_stack: Any, cassandra_session: Any, tmp_path_factory: pytest.TempPathFactory
+    local_stack: Any,
+    cassandra_session: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+    listening_sockets: Callable[[int], tuple[list[Any], list[str]]],
 ) -> Iterator[PipelineRun]:
     create_topics(local_stack.kafka_bootstrap, {TOPIC: 2})
     work: Path = tmp_path_factory.mktemp("e2e")
@@ -152,11 +159,12 @@ def pipeline_run(
                 f"windows covering {len(sent)} trades",
                 pipeline,
             )
+            listeners, commands = listening_sockets(os.getpid())
         except BaseException:
             pipeline.stop()
             raise
         codes = pipeline.stop()
-    yield PipelineRun(sent, cassandra_session, codes, pipeline)
+    yield PipelineRun(sent, cassandra_session, codes, pipeline, listeners, commands)
 
 
 def _rows(run: PipelineRun, panel: Panel) -> list[dict[str, Any]]:
@@ -232,3 +240,14 @@ def test_last_trade_panel_shows_the_newest_sent_trade_and_its_lag(
 
 def test_producer_and_processor_stop_cleanly(pipeline_run: PipelineRun) -> None:
     assert pipeline_run.exit_codes == {"producer": 0, "processor": 0}
+
+
+def test_every_listener_of_the_running_pipeline_is_on_loopback(pipeline_run: PipelineRun) -> None:
+    # The check must have seen the services it vouches for, not an empty list.
+    for part in ("kafka", "cassandra", "finnhub-processor", "finnhub-producer", "org.apache.spark"):
+        assert any(part in command for command in pipeline_run.commands), (
+            part,
+            pipeline_run.commands,
+        )
+    exposed = [entry for entry in pipeline_run.listeners if not entry.loopback]
+    assert exposed == [], exposed

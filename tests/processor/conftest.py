@@ -11,6 +11,8 @@ from pathlib import Path
 
 import fastavro
 import pytest
+from finnhub_processor.job import spark_session_builder
+from finnhub_processor.settings import ProcessorSettings
 from pyspark.sql import SparkSession
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,15 +67,17 @@ def spark(spark_jars: list[Path]) -> Iterator[SparkSession]:
     """One local Spark for every processor test: starting one costs ~10 s on two cores."""
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         unavailable("Java (17+) is needed for Spark and was not found on PATH or JAVA_HOME")
-    jars = spark_jars
+    settings = ProcessorSettings(
+        spark_master="local[2]",
+        spark_jars=",".join(str(j) for j in spark_jars),
+        spark_shuffle_partitions=2,
+    )
+    # The job's own builder: tests see the job's semantics (late filtering, no-data batches,
+    # loopback binding), not a look-alike session's.
     session = (
-        SparkSession.builder.master("local[2]")
+        spark_session_builder(settings)
         .appName("finnhub-processor-tests")
-        .config("spark.jars", ",".join(str(j) for j in jars))
-        .config("spark.sql.shuffle.partitions", "2")
         .config("spark.default.parallelism", "2")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.session.timeZone", "UTC")
         .config("spark.driver.memory", "1g")
         .getOrCreate()
     )

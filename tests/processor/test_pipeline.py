@@ -308,6 +308,7 @@ def processor_env(settings: ProcessorSettings, jars: list[Path]) -> dict[str, st
         WATERMARK_DELAY=settings.watermark_delay,
         TRIGGER_INTERVAL="200 milliseconds",
         CASSANDRA_WRITER=settings.cassandra_writer,
+        PROGRESS_SUMMARY_SECONDS="5",
     )
     return env
 
@@ -486,3 +487,152 @@ def test_batches_written_during_a_cassandra_outage_retry_and_land_after_it(
         for query in queries:
             query.stop()
         proxy.down()
+
+
+def test_a_late_trade_changes_no_window_after_a_quiet_feed_a_restart_or_alone_in_a_batch(
+    spark: SparkSession,
+    settings_for,
+    cassandra_session: Session,
+    encode_trades,
+    kafka_bootstrap: str,
+) -> None:
+    """Late = the trade's window ends at or before the watermark of the batch that reads it.
+
+    The job's settings (no-data batches off, 10 s lateness, 15 s windows) and one message per
+    trade, so each late trade reaches Spark on its own after the feed was quiet, once in the
+    same query and once as the first batch after a restart from the checkpoint.
+    """
+    settings = settings_for(watermark_delay="10 seconds", cassandra_writer="driver")
+    topic, keyspace = settings.kafka_topic, settings.cassandra_keyspace
+    on_time: list[Sent] = []
+
+    def send(seconds: float, price: float) -> list[Sent]:
+        trade = {"s": "LATE", "p": price, "t": BASE_MS + int(seconds * 1000), "v": 1.0, "c": None}
+        return produce(kafka_bootstrap, topic, encode_trades, [("LATE", [trade])])
+
+    def send_on_time(seconds: float, price: float) -> None:
+        """Sends an on-time trade; once its window shows it, every earlier trade was read."""
+        on_time.extend(send(seconds, price))
+        key = ("LATE", BASE_MS + int(seconds * 1000) // WINDOW_MS * WINDOW_MS)
+        count = expected_windows(on_time)[key][7]
+        # Both tables (trade_windows, then running_averages_15_sec) show it: batch written.
+        wait_until(
+            lambda: (
+                (windows_in(cassandra_session, keyspace).get(key) or [0] * 10)[7:10:2]
+                == (count, count)
+            ),
+            180,
+            f"window {key} to count {count} trades",
+        )
+        # On failure: which batch read how many rows under which watermark.
+        progress = [
+            (p["batchId"], p["numInputRows"], p.get("eventTime", {}).get("watermark"))
+            for p in (queries[1].recentProgress if queries else [])
+        ]
+        assert windows_in(cassandra_session, keyspace) == expected_windows(on_time), progress
+
+    queries: list = []
+    queries = start_queries(spark, settings)
+    try:
+        send_on_time(100, 1.0)  # window [90 s, 105 s)
+        send_on_time(130, 2.0)  # window [120 s, 135 s); the watermark becomes 120 s
+        time.sleep(5)  # a quiet feed: no batch runs in between
+        send(101, 50.0)  # its window ended at 105 s <= 120 s: late, alone in its batch
+        send(119, 60.0)  # window [105 s, 120 s) ended at 120 s: late, must create no row
+        send_on_time(131, 3.0)  # read after the late ones (same partition): they were seen
+        send_on_time(160, 4.0)  # window [150 s, 165 s); the watermark becomes 150 s
+    finally:
+        for query in queries:
+            query.stop()
+    assert windows_in(cassandra_session, keyspace) == expected_windows(on_time)
+
+    queries = start_queries(spark, settings)
+    try:
+        send(133, 70.0)  # window [120 s, 135 s) ended at 135 s <= 150 s: late, first batch
+        send(140, 80.0)  # window [135 s, 150 s) ended at 150 s: late, must create no row
+        send_on_time(161, 5.0)
+        assert all(q.isActive and q.exception() is None for q in queries)
+    finally:
+        for query in queries:
+            query.stop()
+    assert windows_in(cassandra_session, keyspace) == expected_windows(on_time)
+
+
+# What a stop interrupting Spark leaves in the log: any of these means it was not clean.
+UNCLEAN_STOP_MARKERS = ("Exception", "Error", "Traceback", "\tat ")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_clean_stop_mid_stream_exits_0_and_logs_no_java_exception(
+    signum: int,
+    spark_jars: list[Path],
+    settings_for,
+    cassandra_session: Session,
+    encode_trades,
+    kafka_bootstrap: str,
+    tmp_path: Path,
+) -> None:
+    settings = settings_for(cassandra_writer="driver")
+    keyspace = settings.cassandra_keyspace
+    env = processor_env(settings, spark_jars)
+    log = tmp_path / "processor.log"
+    process = start_processor(env, log)
+    stop_feed = threading.Event()
+
+    def feed() -> None:
+        # Keeps batches running, so the stop lands while one is being written.
+        while not stop_feed.is_set():
+            produce(kafka_bootstrap, settings.kafka_topic, encode_trades, make_messages(10))
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    try:
+        wait_until(
+            lambda: count_trades(cassandra_session, keyspace) > 0 or process.poll() is not None,
+            240,
+            "the first trades",
+            poll=0.2,
+        )
+        time.sleep(3)
+        # What `make run` and Kubernetes do: the signal to the processor's own process.
+        process.send_signal(signum)
+        code = process.wait(timeout=120)
+    finally:
+        stop_feed.set()
+        feeder.join(timeout=60)
+        stop_processor(process, signal.SIGKILL)
+    text = log.read_text("utf-8", errors="replace")
+    assert code == 0, text[-3000:]
+    assert "processor stopped" in text
+    unclean = [line for line in text.splitlines() if any(m in line for m in UNCLEAN_STOP_MARKERS)]
+    assert unclean == [], "\n".join(unclean[:40])
+
+
+def test_batches_slower_than_the_trigger_are_summarised_not_warned_one_by_one(
+    spark_jars: list[Path],
+    settings_for,
+    cassandra_session: Session,
+    encode_trades,
+    kafka_bootstrap: str,
+    tmp_path: Path,
+) -> None:
+    settings = settings_for(cassandra_writer="driver")
+    produce(kafka_bootstrap, settings.kafka_topic, encode_trades, make_messages(60))
+    log = tmp_path / "processor.log"
+    # 200 ms trigger, at most 10 records a batch: on this machine most batches take longer.
+    process = start_processor(processor_env(settings, spark_jars), log)
+    try:
+        wait_until(
+            lambda: (
+                log.read_text("utf-8", errors="replace").count("outlasted the") >= 2
+                or process.poll() is not None
+            ),
+            300,
+            "two batch summaries",
+        )
+    finally:
+        stop_processor(process, signal.SIGTERM)
+    text = log.read_text("utf-8", errors="replace")
+    summaries = [line for line in text.splitlines() if "outlasted the 200 ms trigger" in line]
+    assert summaries, text[-3000:]
+    assert "falling behind" not in text

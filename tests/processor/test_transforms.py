@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import uuid
 from pathlib import Path
 
+import fastavro
 import pytest
 from finnhub_processor.transforms import (
+    FINGERPRINT_HEADER,
     TRADE_UUID_NAMESPACE,
     avro_decode_error,
     dead_letter_records,
     decode_messages,
     explode_trades,
+    known_writer_schemas,
     running_average_rows,
+    schema_fingerprint,
     trade_rows,
     trade_uuid,
     trade_window_rows,
     trades_avro_schema,
     undecodable_messages,
+    unknown_writer_schema_reason,
     uuid5_column,
     window_aggregates,
     window_uuid,
@@ -101,6 +107,92 @@ def test_dead_letter_keeps_bytes_and_says_source_and_error(spark: SparkSession) 
         "error": "broken",
     }
     assert "time" in headers
+
+
+HEADERED_SCHEMA = (
+    "key binary, value binary, topic string, partition int, offset long, "
+    "headers array<struct<key:string,value:binary>>"
+)
+ORIGINAL_SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "original_message.avsc"
+
+
+def headered_frame(spark: SparkSession, value: bytes, headers: list[tuple[str, bytes]]):
+    frame = spark.createDataFrame([(b"A", value, "market", 0, 5, headers)], HEADERED_SCHEMA)
+    return decode_messages(frame, trades_avro_schema(), known_writer_schemas())
+
+
+def encode_with(schema_text: str, message: dict) -> bytes:
+    buffer = io.BytesIO()
+    fastavro.schemaless_writer(buffer, fastavro.parse_schema(json.loads(schema_text)), message)
+    return buffer.getvalue()
+
+
+def test_fingerprint_is_the_one_the_producer_writes_in_its_header() -> None:
+    from finnhub_producer.encode import TradeEncoder
+
+    assert schema_fingerprint(trades_avro_schema()) == TradeEncoder().fingerprint
+    assert TradeEncoder().fingerprint in known_writer_schemas()
+
+
+def test_a_record_naming_an_unknown_writer_schema_is_a_dead_letter_saying_so(
+    spark: SparkSession, encode_trades
+) -> None:
+    good = encode_trades([{"s": "A", "p": 1.0, "t": 1_000, "v": 1.0}])
+    decoded = headered_frame(spark, good, [(FINGERPRINT_HEADER, b"\x01" * 8)])
+    dead = undecodable_messages(decoded)
+    reason = unknown_writer_schema_reason(known_writer_schemas())
+    letter = dead_letter_records(dead.where(~F.col("schema_known")), reason).collect()
+    assert len(letter) == 1 and explode_trades(decoded).count() == 0
+    error = {h.key: bytes(h.value).decode() for h in letter[0].headers}["error"]
+    assert error.startswith("unknown writer schema: header schema-fingerprint = 0101010101010101")
+    assert schema_fingerprint(trades_avro_schema()).hex() in error
+
+
+def test_a_record_of_the_original_schema_with_its_fingerprint_still_decodes(
+    spark: SparkSession,
+) -> None:
+    original = ORIGINAL_SCHEMA.read_text("utf-8")
+    trade = {"c": ["1"], "p": 2.5, "s": "A", "t": 1_000, "v": 3.0}
+    value = encode_with(original, {"data": [trade], "type": "trade"})
+    decoded = headered_frame(spark, value, [(FINGERPRINT_HEADER, schema_fingerprint(original))])
+    rows = explode_trades(decoded).collect()
+    assert [(r.symbol, r.price, r.volume, r.trade_conditions) for r in rows] == [
+        ("A", 2.5, 3.0, "1")
+    ]
+
+
+def test_a_record_without_the_header_decodes_with_the_current_schema(
+    spark: SparkSession, encode_trades
+) -> None:
+    value = encode_trades([{"s": "A", "p": 1.0, "t": 1_000, "v": 1.0}])
+    decoded = headered_frame(spark, value, [("other", b"x")])
+    assert [r.symbol for r in explode_trades(decoded).collect()] == ["A"]
+    assert decoded.where(F.col("schema_known")).count() == 1
+
+
+def test_a_known_older_writer_schema_is_resolved_into_the_current_shape(
+    spark: SparkSession,
+) -> None:
+    # An older producer that wrote volumes as float: Avro promotes them to the reader's double.
+    older = json.loads(trades_avro_schema())
+    for field in older["fields"][0]["type"]["items"]["fields"]:
+        if field["name"] == "v":
+            field["type"] = "float"
+    older_text = json.dumps(older)
+    trade = {"c": ["7"], "p": 4.0, "s": "B", "t": 2_000, "v": 1.5}
+    value = encode_with(older_text, {"data": [trade], "type": "trade"})
+    frame = spark.createDataFrame(
+        [(b"B", value, "market", 0, 1, [(FINGERPRINT_HEADER, schema_fingerprint(older_text))])],
+        HEADERED_SCHEMA,
+    )
+    writers = {**known_writer_schemas(), schema_fingerprint(older_text): older_text}
+    rows = explode_trades(decode_messages(frame, trades_avro_schema(), writers)).collect()
+    assert [(r.symbol, r.price, r.volume, r.trade_conditions) for r in rows] == [
+        ("B", 4.0, 1.5, "7")
+    ]
+    # A processor that does not know the older schema refuses the record (a dead letter).
+    unresolved = explode_trades(decode_messages(frame, trades_avro_schema()))
+    assert unresolved.count() == 0
 
 
 def test_trades_are_renamed_converted_and_keyed_by_kafka_position(

@@ -19,6 +19,8 @@ def main() -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # py4j reports every closed connection at INFO with a traceback, e.g. when Spark stops.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
     try:
         settings = ProcessorSettings()
     except ValidationError as error:
@@ -30,11 +32,15 @@ def main() -> int:
         logging.getLogger(__name__).info("signal %s: stopping the queries", signum)
         stop.set()
 
-    # Kubernetes stops pods with SIGTERM: finish cleanly instead of dying mid-batch.
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    def install_signal_handlers() -> None:
+        # Kubernetes stops pods with SIGTERM: finish cleanly instead of dying mid-batch.
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+
+    install_signal_handlers()
     try:
-        run(settings, stop)
+        # Again once Spark is up: creating the SparkContext installs pyspark's SIGINT handler.
+        run(settings, stop, install_signal_handlers)
     except Exception as error:
         if stop.is_set():
             # The JVM got the same signal and may have shut Spark down under us: that is the
@@ -43,4 +49,5 @@ def main() -> int:
             return 0
         logging.getLogger(__name__).error("processor failed: %s", error)
         return 1
+    logging.getLogger(__name__).info("processor stopped")
     return 0

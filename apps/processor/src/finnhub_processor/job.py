@@ -18,7 +18,9 @@ and ends with the same rows as a run without the kill.
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import time
 from collections.abc import Callable
 
 from pyspark import SparkConf
@@ -26,11 +28,18 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
+from finnhub_processor.progress import (
+    FALLING_BEHIND_LOGGER,
+    batch_summary,
+    interval_ms,
+    new_progress,
+)
 from finnhub_processor.settings import ProcessorSettings
 from finnhub_processor.sinks import (
     RUNNING_AVERAGES,
     TRADE_WINDOWS,
     TRADES,
+    stopping_query,
     write_dead_letters,
     write_to_cassandra,
 )
@@ -39,12 +48,14 @@ from finnhub_processor.transforms import (
     dead_letter_records,
     decode_messages,
     explode_trades,
+    known_writer_schemas,
     parsed_trades_schema,
     running_average_rows,
     trade_rows,
     trade_window_rows,
     trades_avro_schema,
     undecodable_messages,
+    unknown_writer_schema_reason,
     window_aggregates,
 )
 
@@ -55,11 +66,30 @@ WINDOWS_QUERY = "trade_windows"
 
 BatchWriter = Callable[[DataFrame, int], None]
 
+# py4j's loggers: they report a Python callback's failure (foreachBatch) with its traceback.
+PY4J_LOGGERS = ("py4j.clientserver", "py4j.java_gateway")
 
-def create_spark_session(settings: ProcessorSettings) -> SparkSession:
-    """The Spark session; a master given by spark-submit (e.g. the spark-operator) wins."""
+
+# Every socket the driver opens (RPC, block manager, UI) binds here: the project talks only to
+# loopback. Without it Spark binds the first non-loopback interface it finds on a host whose
+# name resolves to 127.0.0.1 ("Your hostname ... resolves to a loopback address").
+LOOPBACK_ADDRESS = "127.0.0.1"
+
+
+def spark_session_builder(settings: ProcessorSettings) -> SparkSession.Builder:
+    """The processor's session settings, the one place every Spark the project starts gets them.
+
+    The job, the tests and the benchmarks all build from here, so the semantics a test checks
+    (late-trade filtering, no-data batches) are those the job runs with. A master given by
+    spark-submit (e.g. the spark-operator) wins over SPARK_MASTER.
+    """
+    # Read by the JVM's launcher (spark-submit) and by the web UI's bind; the conf entries below
+    # cover the driver once the JVM is up. setdefault: an address set on purpose is kept.
+    os.environ.setdefault("SPARK_LOCAL_IP", LOOPBACK_ADDRESS)
     builder = (
         SparkSession.builder.appName("finnhub-processor")
+        .config("spark.driver.bindAddress", LOOPBACK_ADDRESS)
+        .config("spark.driver.host", LOOPBACK_ADDRESS)
         # Windows are epoch-aligned either way; UTC keeps rendered timestamps unambiguous.
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", str(settings.spark_shuffle_partitions))
@@ -69,12 +99,24 @@ def create_spark_session(settings: ProcessorSettings) -> SparkSession:
         # Batches without data only advance the watermark to evict old window state; a live
         # feed brings data every trigger anyway, and on small machines they steal its CPU.
         .config("spark.sql.streaming.noDataMicroBatches.enabled", "false")
+        # By default (since Spark 3.4) late rows are filtered against the watermark of the
+        # PREVIOUS micro-batch, so that chained stateful operators work. With no-data batches
+        # off, the first batch after a quiet spell then filtered with a watermark that lagged
+        # the one the windows had been closed by, and a late trade was added to a closed
+        # window. One stateful operator per query here: filter against the
+        # current batch's watermark, the one that also evicts (see the README, "late").
+        .config("spark.sql.streaming.statefulOperator.allowMultiple", "false")
     )
     if settings.spark_jar_list:
         builder = builder.config("spark.jars", ",".join(settings.spark_jar_list))
     if not SparkConf().contains("spark.master"):
         builder = builder.master(settings.spark_master)
-    return builder.getOrCreate()
+    return builder
+
+
+def create_spark_session(settings: ProcessorSettings) -> SparkSession:
+    """The Spark session of `spark_session_builder`."""
+    return spark_session_builder(settings).getOrCreate()
 
 
 def kafka_source(spark: SparkSession, settings: ProcessorSettings) -> DataFrame:
@@ -86,10 +128,40 @@ def kafka_source(spark: SparkSession, settings: ProcessorSettings) -> DataFrame:
         .option("startingOffsets", settings.kafka_starting_offsets)
         # Retention deleting unread offsets must not stop the pipeline; it is logged by Spark.
         .option("failOnDataLoss", "false")
+        # The producer's `schema-fingerprint` header says which writer schema a record has.
+        .option("includeHeaders", "true")
     )
     if settings.kafka_max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", settings.kafka_max_offsets_per_trigger)
     return reader.load()
+
+
+class BatchStopped(Exception):
+    """A batch writer cut short because its query is stopping; the batch is replayed later."""
+
+
+def ending_cleanly_on_stop(query_name: str, writer: BatchWriter) -> BatchWriter:
+    """`writer`, but a write cut short by the query's stop ends in a short `BatchStopped`.
+
+    Spark tells its own stop from a failure of a Python foreachBatch by matching the Python
+    error's text against a backtracking regex; the text of a cancelled job carries the whole
+    Java stack trace, which overflows that regex (`StackOverflowError` in the stream thread
+    on every stop). A short error in the shape Spark looks for ends the batch as a stop. The
+    batch was not committed, so the next start replays it.
+    """
+
+    def write(batch: DataFrame, batch_id: int) -> None:
+        try:
+            writer(batch, batch_id)
+        except Exception as error:
+            if not stopping_query(error):
+                raise
+            raise BatchStopped(
+                "py4j.protocol.Py4JJavaError: An error occurred while calling foreachBatch.\n"
+                f": java.lang.InterruptedException: {query_name} batch {batch_id} stopped"
+            ) from None
+
+    return write
 
 
 def trades_batch_writer(settings: ProcessorSettings) -> BatchWriter:
@@ -98,13 +170,16 @@ def trades_batch_writer(settings: ProcessorSettings) -> BatchWriter:
     decode_error = F.udf(
         lambda value: avro_decode_error(value, parsed_schema), "string", useArrow=False
     )
+    error = F.when(
+        ~F.col("schema_known"), unknown_writer_schema_reason(known_writer_schemas())
+    ).otherwise(decode_error(F.col("value")))
 
     def write(batch: DataFrame, batch_id: int) -> None:
         batch.persist()
         try:
             dead = undecodable_messages(batch)
             if not dead.isEmpty():
-                letters = dead_letter_records(dead, decode_error(F.col("value")))
+                letters = dead_letter_records(dead, error)
                 write_dead_letters(letters, settings)
             write_to_cassandra(trade_rows(explode_trades(batch)), TRADES, settings)
         finally:
@@ -132,10 +207,12 @@ def start_queries(
 ) -> list[StreamingQuery]:
     """Starts both queries; `trigger` defaults to the configured processing-time interval."""
     trigger = trigger or {"processingTime": settings.trigger_interval}
-    decoded = decode_messages(kafka_source(spark, settings), trades_avro_schema())
+    decoded = decode_messages(
+        kafka_source(spark, settings), trades_avro_schema(), known_writer_schemas()
+    )
     trades = (
         decoded.writeStream.queryName(TRADES_QUERY)
-        .foreachBatch(trades_batch_writer(settings))
+        .foreachBatch(ending_cleanly_on_stop(TRADES_QUERY, trades_batch_writer(settings)))
         .option("checkpointLocation", settings.checkpoint_location(TRADES_QUERY))
         .trigger(**trigger)
         .start()
@@ -146,7 +223,7 @@ def start_queries(
     windows = (
         aggregates.writeStream.queryName(WINDOWS_QUERY)
         .outputMode("update")
-        .foreachBatch(windows_batch_writer(settings))
+        .foreachBatch(ending_cleanly_on_stop(WINDOWS_QUERY, windows_batch_writer(settings)))
         .option("checkpointLocation", settings.checkpoint_location(WINDOWS_QUERY))
         .trigger(**trigger)
         .start()
@@ -154,24 +231,118 @@ def start_queries(
     return [trades, windows]
 
 
-def await_queries(
-    spark: SparkSession, queries: list[StreamingQuery], stop: threading.Event
+def silence_falling_behind_warning(spark: SparkSession) -> None:
+    """Spark's warning per batch that outlasts the trigger, replaced by `batch_summary` lines."""
+    jvm = spark.sparkContext._jvm
+    log4j = jvm.org.apache.logging.log4j
+    log4j.core.config.Configurator.setLevel(FALLING_BEHIND_LOGGER, log4j.Level.toLevel("ERROR"))
+
+
+# Spark loggers that report a cancelled batch's tasks; raised to ERROR once a stop begins.
+STOP_NOISE_LOGGERS = ("org.apache.spark.storage.BlockManager",)
+
+
+def quiet_expected_stop_warnings(spark: SparkSession) -> None:
+    log4j = spark.sparkContext._jvm.org.apache.logging.log4j
+    for name in STOP_NOISE_LOGGERS:
+        log4j.core.config.Configurator.setLevel(name, log4j.Level.toLevel("ERROR"))
+
+
+def wait_for_cancelled_tasks(spark: SparkSession, timeout_s: float = 30.0) -> None:
+    """Waits (bounded) until no Spark job runs: stopping the session under a cancelled batch's
+    still-running tasks makes them fail loudly (`Block broadcast_N does not exist`)."""
+    # A cancelled job leaves the active list at once; its killed tasks may run on a while, so
+    # count the tasks still running on the executors (the JVM tracker; pyspark's lacks them).
+    tracker = spark.sparkContext._jsc.sc().statusTracker()
+
+    def running_tasks() -> int:
+        return sum(info.numRunningTasks() for info in tracker.getExecutorInfos())
+
+    deadline = time.monotonic() + timeout_s
+    while running_tasks() and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+class StopInterruptionFilter(logging.Filter):
+    """Drops py4j's error report of a foreachBatch call cut short by a requested stop.
+
+    Stopping a query cancels its running batch: the Python batch writer then fails with an
+    InterruptedException or a cancelled job, py4j logs that as an error with both stack traces,
+    and Spark itself (rightly) treats it as the stop. The batch was not committed and is
+    replayed at the next start, so after a requested stop it is no error worth a traceback.
+    """
+
+    def __init__(self, stop: threading.Event) -> None:
+        super().__init__()
+        self._stop = stop
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self._stop.is_set() or record.exc_info is None or record.exc_info[1] is None:
+            return True
+        return not stopping_query(record.exc_info[1])
+
+
+def log_batch_summaries(
+    queries: list[StreamingQuery], last_batch: dict[str, int], trigger_ms: int, period_s: float
 ) -> None:
-    """Blocks until a query ends (raising its error) or `stop` is set (stopping all cleanly)."""
+    """One `batch_summary` line per query for the batches since the previous summary."""
+    for query in queries:
+        fresh = new_progress(query.recentProgress, last_batch.get(query.name, -1))
+        if fresh:
+            last_batch[query.name] = fresh[-1]["batchId"]
+        log.info(batch_summary(query.name, fresh, trigger_ms, period_s))
+
+
+def await_queries(
+    spark: SparkSession,
+    queries: list[StreamingQuery],
+    stop: threading.Event,
+    trigger_ms: int = 1_000,
+    summary_s: float = 60.0,
+) -> None:
+    """Blocks until a query ends (raising its error) or `stop` is set (stopping all cleanly).
+
+    Every `summary_s` it logs how the batches of each query kept up with the trigger.
+    """
+    last_batch: dict[str, int] = {}
+    next_summary = time.monotonic() + summary_s
     while not stop.is_set():
         if spark.streams.awaitAnyTermination(1):
             break
+        if time.monotonic() >= next_summary:
+            log_batch_summaries(queries, last_batch, trigger_ms, summary_s)
+            next_summary += summary_s
+    # A stop cancels the running batch: its cached blocks then fail to store, which Spark
+    # warns about with the cancellation's exception. Expected here, so not worth a warning.
+    quiet_expected_stop_warnings(spark)
+    # In start order: trades first, so no window is written for trades not yet in `trades`
+    # beyond what one replayed batch rewrites anyway.
     for query in queries:
         query.stop()
+    wait_for_cancelled_tasks(spark)
     for query in queries:
         error = query.exception()
         if error is not None:
             raise RuntimeError(f"query {query.name} failed: {error}")
 
 
-def run(settings: ProcessorSettings, stop: threading.Event) -> None:
-    """Runs the processor until `stop` is set or a query fails."""
+def run(
+    settings: ProcessorSettings,
+    stop: threading.Event,
+    install_signal_handlers: Callable[[], None] = lambda: None,
+) -> None:
+    """Runs the processor until `stop` is set or a query fails; then stops queries, then Spark.
+
+    `install_signal_handlers` runs once the Spark session exists: creating the SparkContext
+    replaces the SIGINT handler with pyspark's own, which cancels every job and raises
+    KeyboardInterrupt, which would kill the process mid-batch instead of stopping it.
+    """
+    quiet_stop = StopInterruptionFilter(stop)
+    for name in PY4J_LOGGERS:
+        logging.getLogger(name).addFilter(quiet_stop)
     spark = create_spark_session(settings)
+    install_signal_handlers()
+    silence_falling_behind_warning(spark)
     try:
         queries = start_queries(spark, settings)
         log.info(
@@ -183,6 +354,12 @@ def run(settings: ProcessorSettings, stop: threading.Event) -> None:
             settings.cassandra_keyspace,
             settings.checkpoint_dir,
         )
-        await_queries(spark, queries, stop)
+        await_queries(
+            spark,
+            queries,
+            stop,
+            interval_ms(settings.trigger_interval),
+            settings.progress_summary_seconds,
+        )
     finally:
         spark.stop()

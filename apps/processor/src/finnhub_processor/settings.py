@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from finnhub_processor.progress import interval_ms
 
 
 class ProcessorSettings(BaseSettings):
@@ -56,6 +58,15 @@ class ProcessorSettings(BaseSettings):
     window_duration: str = Field("15 seconds", description="Tumbling event-time window.")
     watermark_delay: str = Field("10 seconds", description="How late a trade may arrive.")
     trigger_interval: str = Field("1 second", description="Micro-batch processing-time trigger.")
+    progress_summary_seconds: float = Field(
+        60.0, gt=0, description="How often each query's batch times are summarised in the log."
+    )
+
+    @field_validator("trigger_interval")
+    @classmethod
+    def _trigger_interval_is_an_interval(cls, value: str) -> str:
+        interval_ms(value)
+        return value
 
     @property
     def cassandra_contact_points(self) -> list[str]:

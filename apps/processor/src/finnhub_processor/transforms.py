@@ -9,9 +9,11 @@ from __future__ import annotations
 import io
 import json
 import uuid
+from collections.abc import Iterable, Mapping
 from importlib import resources
 
 import fastavro
+from fastavro.schema import fingerprint, to_parsing_canonical_form
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.avro.functions import from_avro
@@ -20,6 +22,10 @@ from pyspark.sql.avro.functions import from_avro
 # so far: a replay would then add rows beside the old ones instead of rewriting them.
 TRADE_UUID_NAMESPACE = uuid.UUID("6f1d8a52-3c1e-5b57-9a43-1f0a1f6c7e01")
 WINDOW_UUID_NAMESPACE = uuid.UUID("0b7c9e3d-58a4-5f2e-8d61-6c2f4e9a1b02")
+
+# The header the producer writes on every record (its encode.py): the writer schema's
+# fingerprint, so a record from an unknown schema is refused rather than misread.
+FINGERPRINT_HEADER = "schema-fingerprint"
 
 TRADE_COLUMNS = (
     "symbol",
@@ -60,6 +66,29 @@ def trades_avro_schema() -> str:
     return resources.files("finnhub_processor").joinpath("trades.avsc").read_text("utf-8")
 
 
+def schema_fingerprint(schema: str) -> bytes:
+    """The producer's `schema-fingerprint` header for a schema (JSON): CRC-64-AVRO (Rabin) of
+    the parsing canonical form, 8 bytes little-endian, as Avro's single-object encoding has it.
+
+    Canonical form drops `doc`, so documenting a field does not make a new writer schema.
+    """
+    return bytes.fromhex(fingerprint(to_parsing_canonical_form(json.loads(schema)), "CRC-64-AVRO"))
+
+
+def known_writer_schemas() -> dict[bytes, str]:
+    """Fingerprint -> schema of every writer schema the processor decodes: the current one and
+    each older one kept in `writer_schemas/` (a schema once deployed stays there, so records
+    still in the topic from an older producer keep decoding)."""
+    folder = resources.files("finnhub_processor").joinpath("writer_schemas")
+    schemas = [
+        entry.read_text("utf-8") for entry in folder.iterdir() if entry.name.endswith(".avsc")
+    ]
+    current = trades_avro_schema()
+    known = {schema_fingerprint(schema): schema for schema in schemas}
+    known[schema_fingerprint(current)] = current
+    return known
+
+
 def trade_uuid(topic: str, partition: int, offset: int, index: int) -> uuid.UUID:
     """The `trades.uuid` of trade number `index` in the Kafka record at topic/partition/offset."""
     return uuid.uuid5(TRADE_UUID_NAMESPACE, f"{topic}/{partition}/{offset}/{index}")
@@ -94,15 +123,65 @@ def uuid5_column(namespace: uuid.UUID, name: Column) -> Column:
     )
 
 
-def decode_messages(raw: DataFrame, avro_schema: str) -> DataFrame:
-    """Adds `message` (the decoded Avro record, or null) to Kafka rows (`value`, `topic`, ...).
+def decode_messages(
+    raw: DataFrame, reader_schema: str, writer_schemas: Mapping[bytes, str] | None = None
+) -> DataFrame:
+    """Adds `schema_fingerprint` and `message` (the decoded Avro record, or null) to Kafka rows.
+
+    The record's `schema-fingerprint` header picks its writer schema from `writer_schemas`
+    (fingerprint -> schema JSON; default: only `reader_schema`); a known older writer schema is
+    decoded with Avro schema resolution into `reader_schema`'s shape. A record without the
+    header is decoded with `reader_schema` (records written before the header existed, or by
+    other tools); a record whose header names no known schema gets a null `message`, so it
+    becomes a dead letter (`unknown_writer_schema_reason` says why) instead of being decoded
+    with a schema it was not written with. Rows without a `headers` column count as headerless.
 
     PERMISSIVE mode turns an undecodable value into a struct of nulls instead of failing the
     query; `type` is a required field, so it is null exactly when decoding failed.
     """
-    decoded = from_avro(F.col("value"), avro_schema, {"mode": "PERMISSIVE"})
-    return raw.withColumn(
-        "message", F.when(decoded.getField("type").isNotNull(), decoded).otherwise(F.lit(None))
+    reader_fingerprint = schema_fingerprint(reader_schema)
+    if writer_schemas is None:
+        writer_schemas = {reader_fingerprint: reader_schema}
+    fingerprint = header_value(raw, FINGERPRINT_HEADER)
+    options = {"mode": "PERMISSIVE"}
+    decoded = F.when(
+        fingerprint.isNull() | (fingerprint == F.lit(reader_fingerprint)),
+        from_avro(F.col("value"), reader_schema, options),
+    )
+    for writer_fingerprint, writer_schema in writer_schemas.items():
+        if writer_fingerprint != reader_fingerprint:
+            resolved = from_avro(
+                F.col("value"), writer_schema, {**options, "avroSchema": reader_schema}
+            )
+            decoded = decoded.when(fingerprint == F.lit(writer_fingerprint), resolved)
+    known = F.lit(False)
+    for writer_fingerprint in {reader_fingerprint, *writer_schemas}:
+        known = known | (fingerprint == F.lit(writer_fingerprint))
+    return (
+        raw.withColumn("schema_fingerprint", fingerprint)
+        .withColumn(
+            "message",
+            F.when(decoded.getField("type").isNotNull(), decoded).otherwise(F.lit(None)),
+        )
+        .withColumn("schema_known", fingerprint.isNull() | known)
+    )
+
+
+def header_value(raw: DataFrame, name: str) -> Column:
+    """The value (bytes) of the first Kafka header called `name`, null if there is none."""
+    if "headers" not in raw.columns:
+        return F.lit(None).cast("binary")
+    matching = F.filter(F.col("headers"), lambda header: header["key"] == F.lit(name))
+    return F.when(F.size(matching) > 0, matching.getItem(0)["value"])
+
+
+def unknown_writer_schema_reason(known: Iterable[bytes]) -> Column:
+    """The dead-letter `error` of a record whose fingerprint header names no known schema."""
+    names = ", ".join(sorted(fingerprint.hex() for fingerprint in known))
+    return F.concat(
+        F.lit(f"unknown writer schema: header {FINGERPRINT_HEADER} = "),
+        F.lower(F.hex(F.col("schema_fingerprint"))),
+        F.lit(f", known: {names}"),
     )
 
 
