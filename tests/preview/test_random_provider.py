@@ -207,6 +207,24 @@ def test_schema_has_what_infra_uses(schema: dict[str, Any], name: str) -> None:
     assert INFRA_USES[name]["outputs"] <= set(resource["properties"])
 
 
+def test_plugin_reports_the_sdks_release_tagged_with_the_upstream_commit(toolchain: None) -> None:
+    """The version says what it stands for and what it is built from; neither may go stale."""
+    go_mod = (REPO_ROOT / "tools" / "pulumi" / "random" / "go.mod").read_text()
+    (upstream,) = re.findall(
+        r"github\.com/terraform-providers/terraform-provider-random (v\S+)", go_mod
+    )
+    sdk = json.loads(Path(pulumi_random.__file__).with_name("pulumi-plugin.json").read_text())
+    reported = subprocess.run(
+        [str(BIN_DIR / "pulumi-resource-random"), "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    release, _, build = reported.partition("+")
+    assert release == sdk["version"]
+    assert build.endswith(upstream.rsplit("-", 1)[-1])
+
+
 def test_schema_marks_the_password_result_secret(schema: dict[str, Any]) -> None:
     assert schema["resources"][PASSWORD_TYPE]["properties"]["result"].get("secret") is True
 
