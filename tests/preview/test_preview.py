@@ -2,8 +2,7 @@
 
 The infra tests prove what the program registers under Pulumi's mocks; these prove the engine and
 the providers accept it: the same resources reach the plan, nothing errors, no secret leaks. The
-toolchain is built by tools/pulumi/install.sh (once; cached). Outside CI a machine without it skips
-these tests; under CI=true a missing toolchain is built, and a failed build fails the run.
+toolchain is built by tools/pulumi/install.sh (once; cached): the `toolchain` fixture, conftest.py.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from typing import Any
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-INSTALL_SCRIPT = REPO_ROOT / "tools" / "pulumi" / "install.sh"
 PREVIEW_SCRIPT = REPO_ROOT / "tools" / "pulumi" / "preview.py"
 STACKS = ("minikube", "eks")
 # A token no file holds: if it shows up in any output, the engine or the program leaked it.
@@ -63,23 +61,6 @@ class Preview:
 
     def created(self) -> Counter[tuple[str, str]]:
         return Counter(key for key, steps in self.steps().items() if steps == ["create"])
-
-
-def toolchain_is_built() -> bool:
-    check = subprocess.run(["bash", str(INSTALL_SCRIPT), "--check"], check=False)
-    return check.returncode == 0
-
-
-@pytest.fixture(scope="session")
-def toolchain() -> None:
-    if toolchain_is_built():
-        return
-    if os.environ.get("CI") == "true":
-        # A fresh machine builds the toolchain once (tens of minutes on two cores); later runs on
-        # the same machine find it cached.
-        subprocess.run(["bash", str(INSTALL_SCRIPT)], check=True)
-        return
-    pytest.skip("the Pulumi toolchain is not built: run tools/pulumi/install.sh or make preview")
 
 
 def run_preview(stack: str, workdir: Path) -> Preview:

@@ -106,9 +106,9 @@ build_kubernetes() {
 	mark_current pulumi-resource-kubernetes "$dir"
 }
 
-# terraform, random and docker: their provider modules are refused by the module proxy at every
-# version, so one preview-only stand-in answers under all three plugin names (standin-providers/main.go).
-standin_names=(terraform random docker)
+# terraform and docker: their provider modules are refused by the module proxy at every version, so
+# one preview-only stand-in answers under both plugin names (standin-providers/main.go).
+standin_names=(terraform docker)
 
 build_standins() {
 	local dir="$here/standin-providers"
@@ -122,6 +122,55 @@ build_standins() {
 	mark_current pulumi-resource-standin "$dir"
 }
 
+# random: the real provider, Terraform's random provider served through the Terraform bridge by the
+# wrapper in random/. It reports the pulumi_random SDK's release (its schema has the same resources
+# and properties), tagged with the upstream commit it is built from.
+random_version="4.21.4+finnhub.tf-random.f8d869dc98d9"
+random_upstream_module="github.com/terraform-providers/terraform-provider-random"
+
+# The wrapper's commands live in subdirectories, which stamp_of does not look into.
+random_stamp() {
+	local dir="$here/random"
+	{
+		echo "$random_version"
+		stamp_of "$dir"
+		stamp_of "$dir/cmd/pulumi-tfgen-random"
+		stamp_of "$dir/cmd/pulumi-resource-random"
+	} | sha256sum | cut -d' ' -f1
+}
+
+random_is_current() {
+	[[ -x "$bin_dir/pulumi-resource-random" && ! -L "$bin_dir/pulumi-resource-random" ]] &&
+		[[ -f "$bin_dir/.pulumi-resource-random.stamp" ]] &&
+		[[ "$(cat "$bin_dir/.pulumi-resource-random.stamp")" == "$(random_stamp)" ]]
+}
+
+build_random() {
+	random_is_current && return 0
+	# The provider embeds the schema the generator writes; both build from a copy of the wrapper so
+	# the generated files stay out of the source tree.
+	local copy="$src_dir/random" upstream_dir
+	rm -rf "$copy"
+	mkdir -p "$src_dir"
+	cp -r "$here/random" "$copy"
+	upstream_dir="$(cd "$copy" && go list -m -f '{{.Dir}}' "$random_upstream_module")"
+	local ldflags="-s -w -X main.version=$random_version"
+	(cd "$copy" && timed_build pulumi-tfgen-random go build -ldflags "$ldflags" \
+		-o "$copy/pulumi-tfgen-random" ./cmd/pulumi-tfgen-random)
+	# Docs come from the upstream module's docs/; examples stay out (converting them needs a
+	# Terraform converter plugin, and the engine never reads them).
+	(cd "$copy" && RANDOM_UPSTREAM_DIR="$upstream_dir" nice -n 19 ./pulumi-tfgen-random schema \
+		--out "$copy/cmd/pulumi-resource-random" --skip-examples --quiet >"$copy/tfgen.log" 2>&1) || {
+		log "generating the random schema failed:"
+		cat "$copy/tfgen.log" >&2
+		return 1
+	}
+	rm -f "$bin_dir/pulumi-resource-random"
+	(cd "$copy" && timed_build pulumi-resource-random go build -ldflags "$ldflags" \
+		-o "$bin_dir/pulumi-resource-random" ./cmd/pulumi-resource-random)
+	random_stamp >"$bin_dir/.pulumi-resource-random.stamp"
+}
+
 check() {
 	local missing=0
 	is_current pulumi "$here/cli" || missing=1
@@ -129,6 +178,7 @@ check() {
 	[[ -f "$bin_dir/pulumi-language-python-exec" ]] || missing=1
 	is_current pulumi-resource-kubernetes "$here/kubernetes" || missing=1
 	is_current pulumi-resource-standin "$here/standin-providers" || missing=1
+	random_is_current || missing=1
 	return $missing
 }
 
@@ -146,5 +196,6 @@ total_start=$SECONDS
 build_cli
 build_language_python
 build_standins
+build_random
 build_kubernetes
 log "toolchain ready in $bin_dir ($((SECONDS - total_start)) s)"

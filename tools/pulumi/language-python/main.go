@@ -116,13 +116,9 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 		return nil, err
 	}
 
-	configJSON, err := json.Marshal(req.GetConfig())
+	configEnv, err := configEnvironment(req)
 	if err != nil {
-		return nil, fmt.Errorf("serialising stack config: %w", err)
-	}
-	secretKeysJSON, err := json.Marshal(req.GetConfigSecretKeys())
-	if err != nil {
-		return nil, fmt.Errorf("serialising secret config keys: %w", err)
+		return nil, err
 	}
 
 	// -u: unbuffered, so the program's prints reach the engine while it runs.
@@ -132,10 +128,7 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 	}
 	cmd.Dir = info.GetProgramDirectory()
 	// Config goes through the environment, never argv, because it may hold secret values.
-	cmd.Env = append(cmd.Environ(),
-		"PULUMI_CONFIG="+string(configJSON),
-		"PULUMI_CONFIG_SECRET_KEYS="+string(secretKeysJSON),
-	)
+	cmd.Env = append(cmd.Environ(), configEnv...)
 	cmd.Stdout = os.Stdout
 	cmd.Stderr = os.Stderr
 
@@ -154,6 +147,33 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 		}, nil
 	}
 	return &pulumirpc.RunResponse{}, nil
+}
+
+// configEnvironment is the stack's config as the runner reads it: PULUMI_CONFIG, a JSON object of
+// every key, and PULUMI_CONFIG_SECRET_KEYS, a JSON array of those that are secret. A stack without
+// config of its own sends neither; they must still be an empty object and array, because the SDK
+// iterates over them and a JSON null stops the program before it starts.
+func configEnvironment(req *pulumirpc.RunRequest) ([]string, error) {
+	config := req.GetConfig()
+	if config == nil {
+		config = map[string]string{}
+	}
+	secretKeys := req.GetConfigSecretKeys()
+	if secretKeys == nil {
+		secretKeys = []string{}
+	}
+	configJSON, err := json.Marshal(config)
+	if err != nil {
+		return nil, fmt.Errorf("serialising stack config: %w", err)
+	}
+	secretKeysJSON, err := json.Marshal(secretKeys)
+	if err != nil {
+		return nil, fmt.Errorf("serialising secret config keys: %w", err)
+	}
+	return []string{
+		"PULUMI_CONFIG=" + string(configJSON),
+		"PULUMI_CONFIG_SECRET_KEYS=" + string(secretKeysJSON),
+	}, nil
 }
 
 func (h *languageHost) runnerArgs(req *pulumirpc.RunRequest, info *pulumirpc.ProgramInfo) []string {
