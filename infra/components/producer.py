@@ -44,6 +44,8 @@ def producer_env(
         {"name": "KAFKA_BOOTSTRAP_SERVERS", "value": bootstrap},
         {"name": "KAFKA_TOPIC", "value": topic},
         {"name": "KAFKA_DLQ_TOPIC", "value": dlq_topic},
+        # The producer binds loopback by default; in a pod the probes and Service come from outside.
+        {"name": "METRICS_HOST", "value": "0.0.0.0"},
         {"name": "METRICS_PORT", "value": str(cfg.metrics_port)},
     ]
 

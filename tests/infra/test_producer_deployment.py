@@ -50,6 +50,11 @@ def test_env_follows_the_design_contract() -> None:
     assert env["KAFKA_TOPIC"] == "market"
 
 
+def test_pod_serves_metrics_beyond_loopback_for_probes_and_the_service() -> None:
+    env = {e["name"]: e.get("value") for e in container(render(ProducerConfig()))["env"]}
+    assert env["METRICS_HOST"] == "0.0.0.0"
+
+
 def test_liveness_probe_hits_healthz_on_the_metrics_port() -> None:
     c = container(render(ProducerConfig(metrics_port=9200)))
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": 9200}

@@ -51,6 +51,11 @@ def test_design_defaults_apply(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
+def test_metrics_listen_on_loopback_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FINNHUB_TOKEN", "t")
+    assert ProducerSettings().metrics_host == "127.0.0.1"
+
+
 def test_symbols_are_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FINNHUB_TOKEN", "t")
     monkeypatch.setenv("FINNHUB_SYMBOLS", " AAPL, IC MARKETS:1 ,,MSFT")

@@ -82,7 +82,9 @@ class ProducerSettings(BaseSettings):
     metrics_port: int = Field(
         default=9108, ge=0, le=65535, description="port for /metrics and /healthz (0 = any free)"
     )
-    metrics_host: str = Field(default="0.0.0.0", description="address for /metrics and /healthz")
+    # Loopback unless told otherwise: a laptop's producer serves nobody else; a pod sets 0.0.0.0
+    # so the kubelet's probes and the metrics Service reach it.
+    metrics_host: str = Field(default="127.0.0.1", description="address for /metrics and /healthz")
     reconnect_initial_s: float = Field(default=0.5, gt=0, description="first reconnect delay")
     reconnect_max_s: float = Field(default=30.0, gt=0, description="cap of the reconnect delay")
     stall_timeout_s: float = Field(
