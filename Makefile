@@ -3,8 +3,19 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 UV_VERSION := 0.13.8
-# uv from PATH if present, else a project-local copy installed with the machine's python3.
-UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.cache/uv/bin/uv)
+# The project's own uv: installed with the machine's python3 into a venv under .cache/uv, and linked
+# alone into .cache/bin, the one directory of project tools meant for PATH (the venv's bin also holds
+# a python3 that must not shadow the user's).
+PROJECT_UV := $(CURDIR)/.cache/bin/uv
+# Your uv when one is on PATH (any release that reads uv.lock: 0.6.15 or later for Pulumi's uv
+# toolchain); otherwise the project's. `make UV=/path/to/uv` chooses explicitly.
+UV := $(or $(shell command -v uv 2>/dev/null),$(PROJECT_UV))
+# Whatever make runs finds that same uv on PATH, not only the commands written $(UV) here: the Pulumi
+# engine's uv toolchain (Pulumi.yaml, policy/PulumiPolicy.yaml) runs plain `uv`. A machine without a
+# uv of its own is the case that needs this, so it must not hinge on one being there.
+ifneq ($(shell command -v uv 2>/dev/null),$(UV))
+export PATH := $(patsubst %/,%,$(dir $(UV))):$(PATH)
+endif
 
 .PHONY: help setup run report test lint format
 
@@ -16,9 +27,13 @@ help:
 	@echo "make lint   - ruff check + format check"
 
 $(CURDIR)/.cache/uv/bin/uv:
-	@echo "uv not found: installing uv $(UV_VERSION) into .cache/uv"
+	@echo "no uv on PATH: installing uv $(UV_VERSION) into .cache/uv"
 	python3 -m venv $(CURDIR)/.cache/uv
 	$(CURDIR)/.cache/uv/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(PROJECT_UV): $(CURDIR)/.cache/uv/bin/uv
+	mkdir -p $(@D)
+	ln -sfn ../uv/bin/uv $@
 
 setup: $(UV)
 	$(UV) sync --frozen --all-packages

@@ -3,6 +3,8 @@
 The infra tests prove what the program registers under Pulumi's mocks; these prove the engine and
 the providers accept it: the same resources reach the plan, nothing errors, no secret leaks. The
 toolchain is built by tools/pulumi/install.sh (once; cached): the `toolchain` fixture, conftest.py.
+The project's own CLI is forced (PULUMI_PREVIEW_CLI=built), so a developer's Pulumi CLI on PATH does not
+stand in for it.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ pytestmark = pytest.mark.timeout(3600)
 
 # The infra tests' harness runs the program under mocks; its record is what the plan must hold.
 sys.path.insert(0, str(REPO_ROOT / "tests" / "infra"))
+sys.path.insert(0, str(REPO_ROOT / "tests"))
+from bare_path import environment_without_uv  # noqa: E402
 from infra_harness import COMPONENT_TYPES, run_program  # noqa: E402
 
 
@@ -65,7 +69,7 @@ class Preview:
 
 def run_preview(stack: str, workdir: Path) -> Preview:
     plan_path = workdir / f"{stack}-plan.json"
-    env = {**os.environ, "FINNHUB_TOKEN": TOKEN_SENTINEL}
+    env = {**os.environ, "FINNHUB_TOKEN": TOKEN_SENTINEL, "PULUMI_PREVIEW_CLI": "built"}
     result = subprocess.run(
         [
             sys.executable,
@@ -149,3 +153,25 @@ def test_finnhub_token_never_appears_in_plaintext(previews: dict[str, Preview], 
     preview = previews[stack]
     assert TOKEN_SENTINEL not in preview.output
     assert TOKEN_SENTINEL not in preview.plan_text
+
+
+def test_make_preview_succeeds_on_a_machine_whose_only_uv_is_the_projects(toolchain: None) -> None:
+    # What a new user runs, on the PATH a fresh machine has: the engine's uv toolchain ran a bare
+    # `uv` and failed with "Could not find `uv` executable" where no uv of the user's own exists.
+    # go: install.sh checks the built binaries against the Go version before the preview.
+    result = subprocess.run(
+        ["make", "-s", "preview"],
+        cwd=REPO_ROOT,
+        env=environment_without_uv(
+            "make", "go", PULUMI_PREVIEW_CLI="built", FINNHUB_TOKEN=TOKEN_SENTINEL
+        ),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert "Could not find `uv`" not in output
+    assert "to create" in output
+    assert TOKEN_SENTINEL not in output

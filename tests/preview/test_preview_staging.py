@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 from urllib.parse import urlparse
+
+import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location(
@@ -18,6 +21,7 @@ sys.modules[_spec.name] = preview
 _spec.loader.exec_module(preview)
 
 PROJECT = "finnhub-pipeline"
+BUILT = Path("/nowhere/.cache/pulumi/bin/pulumi")
 COMMITTED = {
     "encryptionsalt": "v1:real-salt",
     "config": {
@@ -74,3 +78,72 @@ def test_preview_environment_sends_other_http_traffic_to_a_refusing_loopback_pro
     assert urlparse(env["HTTPS_PROXY"]).hostname == "127.0.0.1"
     assert "127.0.0.1" in env["NO_PROXY"].split(",")
     assert env["PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"] == "true"
+
+
+def test_preview_environment_gives_the_engine_uv_and_the_plugins_on_path() -> None:
+    paths = preview.PreviewPaths.under(Path("/tmp/x"), "minikube")
+    path = preview.preview_environment(paths)["PATH"].split(os.pathsep)
+    assert path[:2] == [str(preview.BIN_DIR), str(paths.uv_dir)]
+
+
+def test_the_uv_running_the_preview_is_the_one_the_engine_gets(tmp_path: Path) -> None:
+    ran_with, on_path, project = (tmp_path / name for name in ("ran-with", "on-path", "project"))
+    for uv in (ran_with, on_path, project):
+        uv.touch()
+    assert preview.uv_executable(str(ran_with), str(on_path), project) == ran_with
+    assert preview.uv_executable(None, str(on_path), project) == on_path
+    assert preview.uv_executable(None, None, project) == project
+
+
+def test_no_uv_anywhere_is_a_message_that_says_how_to_get_one(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="make setup"):
+        preview.uv_executable(None, None, tmp_path / "missing")
+
+
+def test_the_users_pulumi_on_path_is_used_by_default() -> None:
+    choice = preview.choose_cli(preview.CliMode.AUTO, "/opt/pulumi/bin/pulumi", BUILT)
+    assert choice.executable == Path("/opt/pulumi/bin/pulumi")
+    assert not choice.built_here
+    assert "your Pulumi CLI" in choice.reason
+
+
+def test_without_a_pulumi_on_path_the_built_one_runs_and_says_so() -> None:
+    choice = preview.choose_cli(preview.CliMode.AUTO, None, BUILT)
+    assert choice.executable == BUILT
+    assert choice.built_here
+    assert "no Pulumi CLI on PATH" in choice.reason
+    assert "built here from Go modules" in choice.reason
+
+
+def test_built_forces_the_projects_cli_over_the_users() -> None:
+    choice = preview.choose_cli(preview.CliMode.BUILT, "/opt/pulumi/bin/pulumi", BUILT)
+    assert choice.executable == BUILT
+    assert "PULUMI_PREVIEW_CLI=built" in choice.reason
+
+
+def test_the_built_cli_put_on_path_by_hand_is_not_called_the_users(tmp_path: Path) -> None:
+    built = tmp_path / "pulumi"
+    built.touch()
+    (tmp_path / "link").symlink_to(built)
+    choice = preview.choose_cli(preview.CliMode.AUTO, str(tmp_path / "link"), built)
+    assert choice.built_here
+    assert "your Pulumi CLI" not in choice.reason
+
+
+def test_path_without_a_pulumi_on_path_is_refused_naming_the_variable() -> None:
+    with pytest.raises(SystemExit, match="PULUMI_PREVIEW_CLI=path"):
+        preview.choose_cli(preview.CliMode.PATH, None, BUILT)
+
+
+def test_an_unknown_cli_choice_is_refused_naming_the_variable_and_the_choices() -> None:
+    with pytest.raises(SystemExit, match=r"PULUMI_PREVIEW_CLI must be one of auto, path, built"):
+        preview.cli_mode("newest")
+    assert preview.cli_mode(None) is preview.CliMode.AUTO
+    assert preview.cli_mode(" Built ") is preview.CliMode.BUILT
+
+
+def test_with_the_users_cli_only_the_plugins_are_built() -> None:
+    theirs = preview.choose_cli(preview.CliMode.AUTO, "/opt/pulumi/bin/pulumi", BUILT)
+    ours = preview.choose_cli(preview.CliMode.BUILT, "/opt/pulumi/bin/pulumi", BUILT)
+    assert preview.install_command(theirs)[-1] == "--without-cli"
+    assert "--without-cli" not in preview.install_command(ours)

@@ -5,6 +5,8 @@
 #
 # Usage: tools/pulumi/install.sh            build what is missing or out of date, print timings
 #        tools/pulumi/install.sh --check    exit 0 when everything is built, 1 otherwise; build nothing
+#        ... --without-cli                  leave the `pulumi` CLI out (the user runs their own);
+#                                           the plugins the engine takes from PATH are still built
 #
 # A binary is rebuilt only when its wrapper module (go.mod, go.sum, sources) or the Go version changed:
 # a stamp beside it records a hash of those. Go's module and build caches (at their defaults) make a
@@ -173,7 +175,7 @@ build_random() {
 
 check() {
 	local missing=0
-	is_current pulumi "$here/cli" || missing=1
+	[[ "$with_cli" == false ]] || is_current pulumi "$here/cli" || missing=1
 	is_current pulumi-language-python "$here/language-python" || missing=1
 	[[ -f "$bin_dir/pulumi-language-python-exec" ]] || missing=1
 	is_current pulumi-resource-kubernetes "$here/kubernetes" || missing=1
@@ -182,7 +184,20 @@ check() {
 	return $missing
 }
 
-if [[ "${1:-}" == "--check" ]]; then
+mode=build
+with_cli=true
+for arg in "$@"; do
+	case "$arg" in
+	--check) mode=check ;;
+	--without-cli) with_cli=false ;;
+	*)
+		log "unknown argument $arg (usage: install.sh [--check] [--without-cli])"
+		exit 2
+		;;
+	esac
+done
+
+if [[ "$mode" == check ]]; then
 	check
 	exit $?
 fi
@@ -193,7 +208,11 @@ command -v go >/dev/null || {
 }
 mkdir -p "$bin_dir"
 total_start=$SECONDS
-build_cli
+if [[ "$with_cli" == true ]]; then
+	build_cli
+else
+	log "pulumi CLI not built: yours is used (--without-cli)"
+fi
 build_language_python
 build_standins
 build_random

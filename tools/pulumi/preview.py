@@ -10,7 +10,9 @@ What it sets up, all under `.state/pulumi/` (git-ignored) so that no committed f
 - the Terraform bootstrap outputs: the real `terraform-bootstrap` state when it exists, otherwise a
   stand-in state carrying the outputs that `terraform-bootstrap/` would produce with its defaults.
 
-The toolchain comes from `tools/pulumi/install.sh` (built once, then cached).
+The Pulumi CLI is yours when one is on PATH; without one, it and every plugin come from
+`tools/pulumi/install.sh` (built from Go modules once, then cached). PULUMI_PREVIEW_CLI makes the
+choice explicit: `auto` (the default), `path` (yours, or fail) or `built` (the project's).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,9 @@ INSTALL_SCRIPT = ROOT / "tools" / "pulumi" / "install.sh"
 # Where install.sh puts the binaries; PULUMI_TOOLCHAIN_BIN moves both.
 BIN_DIR = Path(os.environ.get("PULUMI_TOOLCHAIN_BIN", ROOT / ".cache" / "pulumi" / "bin"))
 STATE_DIR = ROOT / ".state" / "pulumi"
+# The uv `make setup` installs when the machine has none (Makefile: PROJECT_UV).
+PROJECT_UV = ROOT / ".cache" / "bin" / "uv"
+CLI_CHOICE_VARIABLE = "PULUMI_PREVIEW_CLI"
 
 # Throwaway: it only guards the staged preview copy under .state/, never a real stack's secrets.
 LOCAL_PASSPHRASE = "finnhub-local-preview-only"
@@ -67,6 +73,8 @@ class PreviewPaths:
     home: Path
     kubeconfig: Path
     bootstrap_state: Path
+    # Holds only a link to uv, so putting it on the engine's PATH shadows nothing else.
+    uv_dir: Path
 
     @classmethod
     def under(cls, state_dir: Path, stack: str) -> PreviewPaths:
@@ -76,7 +84,74 @@ class PreviewPaths:
             home=state_dir / "home",
             kubeconfig=state_dir / "kubeconfig",
             bootstrap_state=state_dir / "bootstrap" / f"{stack}.tfstate",
+            uv_dir=state_dir / "uv",
         )
+
+
+class CliMode(Enum):
+    AUTO = "auto"
+    PATH = "path"
+    BUILT = "built"
+
+
+@dataclass(frozen=True)
+class CliChoice:
+    """The Pulumi CLI a preview runs, whether it is the one built here, and why it was chosen."""
+
+    executable: Path
+    built_here: bool
+    reason: str
+
+
+def cli_mode(value: str | None) -> CliMode:
+    try:
+        return CliMode((value or CliMode.AUTO.value).strip().lower())
+    except ValueError:
+        choices = ", ".join(mode.value for mode in CliMode)
+        raise SystemExit(f"{CLI_CHOICE_VARIABLE} must be one of {choices}, not {value!r}") from None
+
+
+def choose_cli(mode: CliMode, on_path: str | None, built: Path) -> CliChoice:
+    """The user's `pulumi` from PATH when there is one (unless `built` is forced), else ours.
+
+    A `pulumi` on PATH that is our own built binary (.cache/pulumi/bin put on PATH by hand) counts
+    as ours, so the message never calls it the user's.
+    """
+    theirs = Path(on_path) if on_path else None
+    if theirs is not None and theirs.resolve() == built.resolve():
+        theirs = None
+    built_note = f"the one built here from Go modules, {built} (tools/pulumi/README.md)"
+    if mode is CliMode.BUILT:
+        reason = f"preview: {CLI_CHOICE_VARIABLE}=built: using {built_note}"
+        return CliChoice(built, built_here=True, reason=reason)
+    if theirs is None:
+        if mode is CliMode.PATH:
+            raise SystemExit(
+                f"{CLI_CHOICE_VARIABLE}=path, but no pulumi is on PATH; "
+                f"unset it to use {built_note}"
+            )
+        reason = f"preview: no Pulumi CLI on PATH: using {built_note}"
+        return CliChoice(built, built_here=True, reason=reason)
+    reason = (
+        f"preview: using your Pulumi CLI at {theirs}, with the plugins built here "
+        f"({CLI_CHOICE_VARIABLE}=built runs the CLI built here instead)"
+    )
+    return CliChoice(theirs, built_here=False, reason=reason)
+
+
+def uv_executable(ran_with: str | None, on_path: str | None, project_uv: Path) -> Path:
+    """The uv the engine's uv toolchain must run: the one running this script, else any found.
+
+    Pulumi.yaml's `toolchain: uv` makes the language host run plain `uv` from PATH; a machine whose
+    only uv is the project's copy in .cache has none there.
+    """
+    for candidate in (ran_with, on_path, str(project_uv)):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    raise SystemExit(
+        "no uv found (not on PATH, not in .cache/bin): run `make setup`, which installs one; "
+        "the Pulumi program's uv toolchain (Pulumi.yaml) needs it"
+    )
 
 
 def staged_stack_config(
@@ -180,11 +255,25 @@ def stage_project(stack: str, paths: PreviewPaths) -> None:
     paths.kubeconfig.write_text(yaml.safe_dump(kubeconfig, sort_keys=False))
 
 
+def install_command(cli: CliChoice) -> list[str]:
+    """install.sh, leaving out the CLI when the user's runs: the plugins still come from here."""
+    return ["bash", str(INSTALL_SCRIPT), *([] if cli.built_here else ["--without-cli"])]
+
+
+def link_uv(uv: Path, uv_dir: Path) -> None:
+    uv_dir.mkdir(parents=True, exist_ok=True)
+    link = uv_dir / "uv"
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(uv.resolve())
+
+
 def preview_environment(paths: PreviewPaths) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
-            "PATH": f"{BIN_DIR}{os.pathsep}{env.get('PATH', '')}",
+            # Plugins from .cache/pulumi/bin; uv for the language host's uv toolchain.
+            "PATH": os.pathsep.join([str(BIN_DIR), str(paths.uv_dir), env.get("PATH", "")]),
             "PULUMI_HOME": str(paths.home),
             "KUBECONFIG": str(paths.kubeconfig),
             # The engine must neither look for a newer CLI nor download a plugin: everything it
@@ -208,8 +297,10 @@ def preview_environment(paths: PreviewPaths) -> dict[str, str]:
     return env
 
 
-def pulumi(args: list[str], paths: PreviewPaths, env: dict[str, str], **kwargs: Any) -> int:
-    command = [str(BIN_DIR / "pulumi"), "--non-interactive", *args]
+def pulumi(
+    cli: CliChoice, args: list[str], paths: PreviewPaths, env: dict[str, str], **kwargs: Any
+) -> int:
+    command = [str(cli.executable), "--non-interactive", *args]
     return subprocess.run(command, cwd=paths.project, env=env, check=False, **kwargs).returncode
 
 
@@ -218,19 +309,24 @@ def must(returncode: int, what: str) -> None:
         raise SystemExit(f"pulumi {what} failed (exit {returncode}); see its output above")
 
 
-def run_preview(stack: str, extra_args: list[str]) -> int:
+def run_preview(cli: CliChoice, stack: str, extra_args: list[str]) -> int:
     paths = PreviewPaths.under(STATE_DIR, stack)
     stage_project(stack, paths)
     paths.backend.mkdir(parents=True, exist_ok=True)
     paths.home.mkdir(parents=True, exist_ok=True)
+    link_uv(uv_executable(os.environ.get("UV"), shutil.which("uv"), PROJECT_UV), paths.uv_dir)
     env = preview_environment(paths)
 
     must(
-        pulumi(["login", f"file://{paths.backend}"], paths, env, stdout=subprocess.DEVNULL), "login"
+        pulumi(cli, ["login", f"file://{paths.backend}"], paths, env, stdout=subprocess.DEVNULL),
+        "login",
     )
     must(
         pulumi(
-            ["stack", "select", "--create", "--secrets-provider", "passphrase", stack], paths, env
+            cli,
+            ["stack", "select", "--create", "--secrets-provider", "passphrase", stack],
+            paths,
+            env,
         ),
         "stack select",
     )
@@ -238,6 +334,7 @@ def run_preview(stack: str, extra_args: list[str]) -> int:
     token = os.environ.get("FINNHUB_TOKEN") or PLACEHOLDER_TOKEN
     must(
         pulumi(
+            cli,
             ["config", "set", "--secret", "finnhubToken"],
             paths,
             env,
@@ -250,6 +347,7 @@ def run_preview(stack: str, extra_args: list[str]) -> int:
     excludes = [arg for pattern in OFFLINE_EXCLUDES for arg in ("--exclude", pattern)]
     print(OFFLINE_NOTE, file=sys.stderr, flush=True)
     return pulumi(
+        cli,
         ["preview", "--diff", "--stack", stack, *excludes, "--exclude-dependents", *extra_args],
         paths,
         env,
@@ -263,11 +361,13 @@ def main(argv: list[str] | None = None) -> int:
         "--skip-install", action="store_true", help="do not run tools/pulumi/install.sh first"
     )
     args, extra = parser.parse_known_args(argv)
-    if not args.skip_install:
-        built = subprocess.run(["bash", str(INSTALL_SCRIPT)], check=False)
-        if built.returncode != 0:
-            raise SystemExit(f"building the Pulumi toolchain failed; see {INSTALL_SCRIPT} above")
-    return run_preview(args.stack, extra)
+    cli = choose_cli(
+        cli_mode(os.environ.get(CLI_CHOICE_VARIABLE)), shutil.which("pulumi"), BIN_DIR / "pulumi"
+    )
+    print(cli.reason, file=sys.stderr, flush=True)
+    if not args.skip_install and subprocess.run(install_command(cli), check=False).returncode != 0:
+        raise SystemExit(f"building the Pulumi toolchain failed; see {INSTALL_SCRIPT} above")
+    return run_preview(cli, args.stack, extra)
 
 
 if __name__ == "__main__":
