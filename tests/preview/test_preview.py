@@ -3,8 +3,8 @@
 The infra tests prove what the program registers under Pulumi's mocks; these prove the engine and
 the providers accept it: the same resources reach the plan, nothing errors, no secret leaks. The
 toolchain is built by tools/pulumi/install.sh (once; cached): the `toolchain` fixture, conftest.py.
-The project's own CLI is forced (PULUMI_PREVIEW_CLI=built), so a developer's Pulumi CLI on PATH does not
-stand in for it.
+The project's own CLI is forced (PULUMI_PREVIEW_CLI=built), so a developer's Pulumi CLI on PATH
+does not stand in for it.
 """
 
 from __future__ import annotations
