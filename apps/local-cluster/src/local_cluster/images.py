@@ -39,7 +39,16 @@ BOOKWORM = BaseImage(
         "docker.io/library/debian:12-slim",
     ),
 )
-BASE_IMAGES = (BOOKWORM,)
+# Debian bookworm's own Python 3.11 (3.11.2): what the project's apps run on. Named like the
+# public image's floating tag; the apps' Dockerfiles pin a patch release of the public image,
+# which this does not pretend to be.
+PYTHON_311 = BaseImage(
+    "python-3.11-bookworm",
+    ("docker.io/library/python:3.11-slim-bookworm", "docker.io/library/python:3.11-slim"),
+    include=("python3", "python3-venv", "python-is-python3", "ca-certificates"),
+    cmd=("python3",),
+)
+BASE_IMAGES = (BOOKWORM, PYTHON_311)
 
 
 def apt_mirror(sources_dir: Path = Path("/etc/apt")) -> str:
