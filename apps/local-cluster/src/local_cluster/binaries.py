@@ -76,7 +76,7 @@ KUBERNETES = GoBuild(
     ),
 )
 ETCD = GoBuild(name="etcd", packages=("go.etcd.io/etcd/server/v3",), outputs=("etcd",))
-COREDNS = GoBuild(name="coredns", packages=("github.com/coredns/coredns",), outputs=("coredns",))
+COREDNS = GoBuild(name="coredns", packages=(".",), outputs=("coredns",))
 PAUSE = GoBuild(name="pause", packages=(".",), outputs=("pause",))
 
 # Kubernetes first: it is the long one, and every later build reuses the warm module cache.

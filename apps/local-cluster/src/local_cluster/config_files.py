@@ -88,6 +88,7 @@ def kubelet_config(settings: LocalClusterSettings, layout: Layout) -> str:
             "makeIPTablesUtilChains": True,
             "protectKernelDefaults": False,
             "staticPodPath": "",
+            "podLogsDir": str(layout.state / "pod-logs"),
             "enableServer": True,
         },
         indent=2,
