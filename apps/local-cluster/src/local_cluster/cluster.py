@@ -41,6 +41,7 @@ COMPONENTS = (
 )
 
 NETNS_PREFIXES = ("/run/netns/cni-", "/var/run/netns/cni-")
+CONTAINER_LOG_LINKS = Path("/var/log/containers")
 
 
 @dataclass(frozen=True)
@@ -617,6 +618,7 @@ class LocalCluster:
         network.remove_owned_chains()
         network.delete_bridge(self.settings.bridge)
         self._restore_ip_forward()
+        self._remove_container_log_links()
         # Every pod is gone, so are its addresses.
         for entry in self.layout.cni_ipam.glob("*/*"):
             with contextlib.suppress(OSError):
@@ -675,6 +677,14 @@ class LocalCluster:
             if mount_point.startswith(NETNS_PREFIXES):
                 with contextlib.suppress(OSError):
                     os.unlink(mount_point)
+
+    def _remove_container_log_links(self) -> None:
+        # The kubelet links each container's log into this fixed folder; ours point into the
+        # state dir's pod-logs and dangle once the pods are gone.
+        for link in CONTAINER_LOG_LINKS.glob("*.log"):
+            with contextlib.suppress(OSError):
+                if link.is_symlink() and os.readlink(link).startswith(str(self.layout.state)):
+                    link.unlink()
 
     def _restore_ip_forward(self) -> None:
         saved = self.layout.config / "ip_forward.before"
