@@ -317,6 +317,7 @@ def test_down_leaves_no_process_mount_or_iptables_chain(local_cluster: ClusterCl
         "mounts": [],
         "iptables chains": [],
         "bridge": [],
+        "container log links": [],
     }
 
 

@@ -702,6 +702,11 @@ class LocalCluster:
             ],
             "iptables chains": network.remaining_owned_chains(),
             "bridge": [self.settings.bridge] if network.bridge_exists(self.settings.bridge) else [],
+            "container log links": [
+                str(link)
+                for link in CONTAINER_LOG_LINKS.glob("*.log")
+                if link.is_symlink() and os.readlink(link).startswith(state)
+            ],
         }
 
 
