@@ -52,7 +52,7 @@ def _environment_help() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    console = Console(stderr=True, log_path=False)
+    console = Console(stderr=True, log_path=False, soft_wrap=True)
     try:
         settings = LocalClusterSettings()
     except ValidationError as error:
