@@ -8,6 +8,7 @@ reason; under CI=true that is a failure, so a broken set-up never passes as "all
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,3 +71,5 @@ def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterC
         yield ClusterClient(cluster, report)
     finally:
         cluster.down()
+        # Images, etcd and volumes: most of a GiB per session, of no use to the next one.
+        shutil.rmtree(state, ignore_errors=True)

@@ -21,6 +21,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(3600)]
 
 DEBIAN = "debian:bookworm-slim"
 PYTHON = "python:3.11-slim-bookworm"
+JDK = "openjdk:17-jdk-slim"
 
 
 def _pod_spec(image: str, command: list[str], **extra: Any) -> dict[str, Any]:
@@ -219,6 +220,16 @@ def test_a_job_runs_to_completion(local_cluster: ClusterClient) -> None:
     )
     local_cluster.wait("job/once", "condition=Complete", namespace)
     assert "job-finished" in local_cluster.pod_logs(namespace, "job-name=once")
+
+
+def test_the_local_python_and_jdk_bases_run_python_3_11_and_java_17(
+    local_cluster: ClusterClient,
+) -> None:
+    namespace = local_cluster.namespace()
+    python = _run_pod(local_cluster, namespace, PYTHON, "python --version")
+    java = _run_pod(local_cluster, namespace, JDK, "java -version 2>&1 && javac -version 2>&1")
+    assert python.startswith("Python 3.11.")
+    assert 'version "17.' in java and "javac 17." in java
 
 
 def test_an_image_built_by_dockerd_from_the_local_base_runs_in_a_pod(

@@ -25,7 +25,17 @@ class ClusterClient:
         self.kubectl("apply", "-f", "-", stdin=json.dumps(items))
 
     def wait(self, what: str, condition: str, namespace: str, timeout_s: int = 120) -> None:
-        self.kubectl("-n", namespace, "wait", what, f"--for={condition}", f"--timeout={timeout_s}s")
+        """`kubectl wait`, once the object exists: kubectl fails at once on one not made yet
+        (a StatefulSet's pod right after its claim binds, or right after a delete)."""
+        deadline = time.monotonic() + timeout_s
+        while not self.kubectl("-n", namespace, "get", what, "--ignore-not-found", "-o", "name"):
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{what} did not appear in namespace {namespace} in {timeout_s} s"
+                )
+            time.sleep(0.2)
+        remaining = max(1, int(deadline - time.monotonic()))
+        self.kubectl("-n", namespace, "wait", what, f"--for={condition}", f"--timeout={remaining}s")
 
     def namespace(self) -> str:
         """A fresh namespace, once its `default` ServiceAccount exists (pods need it)."""

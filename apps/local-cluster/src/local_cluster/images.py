@@ -48,7 +48,14 @@ PYTHON_311 = BaseImage(
     include=("python3", "python3-venv", "python-is-python3", "ca-certificates"),
     cmd=("python3",),
 )
-BASE_IMAGES = (BOOKWORM, PYTHON_311)
+# Debian bookworm's OpenJDK 17 (headless JDK): the JVM the processor's Spark runs on.
+OPENJDK_17 = BaseImage(
+    "openjdk-17-bookworm",
+    ("docker.io/library/openjdk:17-jdk-slim-bookworm", "docker.io/library/openjdk:17-jdk-slim"),
+    include=("openjdk-17-jdk-headless", "ca-certificates"),
+    cmd=("jshell",),
+)
+BASE_IMAGES = (BOOKWORM, PYTHON_311, OPENJDK_17)
 
 
 def apt_mirror(sources_dir: Path = Path("/etc/apt")) -> str:
