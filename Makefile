@@ -25,6 +25,7 @@ help:
 	@echo "make report - render the dashboard panels to PNG under report/ from the local Cassandra"
 	@echo "make preview [STACK=eks] - the real pulumi preview of a stack, offline"
 	@echo "make lint   - ruff check + format check"
+	@echo "make cluster-up / cluster-down - a real single-node Kubernetes on this machine (root)"
 
 $(CURDIR)/.cache/uv/bin/uv:
 	@echo "no uv on PATH: installing uv $(UV_VERSION) into .cache/uv"
@@ -61,3 +62,12 @@ STACK ?= minikube
 .PHONY: preview
 preview: setup
 	$(UV) run --frozen python tools/pulumi/preview.py --stack $(STACK)
+
+# A real single-node Kubernetes on this machine, from package registries only
+# (apps/local-cluster/README.md). Needs root; builds its binaries on first use.
+.PHONY: cluster-up cluster-down
+cluster-up: setup
+	$(UV) run --frozen local-cluster up
+
+cluster-down: setup
+	$(UV) run --frozen local-cluster down

@@ -1,0 +1,3 @@
+module finnhub-pipeline/apps/local-cluster/go/pause
+
+go 1.26.6
