@@ -275,15 +275,22 @@ CREATE ROLE IF NOT EXISTS "$GRAFANA_USER" WITH LOGIN = true AND PASSWORD = '$GRA
 GRANT SELECT ON KEYSPACE {KEYSPACE} TO "$GRAFANA_USER";
 EOF
 as_admin -f "$work/roles.cql"
-# A role that exists with an older password (its Secret changed) gets the current one; only
-# then, since Cassandra 5 refuses a second password change within 5 s of the CREATE above.
+# A role that exists with an older password (its Secret changed) gets the current one, and the
+# Job ends only once a login with it works: Cassandra 5 refuses a second password change within
+# 5 s of the last one, and a node may keep accepting only the cached old password for a moment.
 converge_password() {{
   creds "$1" "$2" "$3.cred"
-  if ! probe "$3.cred"; then
-    printf 'ALTER ROLE "%s" WITH PASSWORD = '"'"'%s'"'"';\n' "$1" "$2" > "$work/$3.cql"
-    as_admin -f "$work/$3.cql"
-  fi
+  printf 'ALTER ROLE "%s" WITH PASSWORD = '"'"'%s'"'"';\n' "$1" "$2" > "$work/$3.cql"
+  until probe "$3.cred"; do
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      echo "role $1 does not log in with its current password within {deadline_seconds} s" >&2
+      exit 1
+    fi
+    as_admin -f "$work/$3.cql" || true
+    sleep {retry_seconds}
+  done
 }}
+deadline=$(( $(date +%s) + {deadline_seconds} ))
 converge_password "$APP_USER" "$APP_PASSWORD" app
 converge_password "$GRAFANA_USER" "$GRAFANA_PASSWORD" grafana
 as_admin -e "DESCRIBE KEYSPACE {KEYSPACE}" | head -n 3

@@ -183,9 +183,12 @@ def test_schema_job_waits_by_retry_loop_not_by_fixed_sleep() -> None:
     script = schema_job_script("ns", CassandraConfig())
     lines = script.splitlines()
     sleeps = [i for i, line in enumerate(lines) if "sleep" in line]
-    loop_start = next(i for i, line in enumerate(lines) if line.startswith("while"))
-    loop_end = next(i for i, line in enumerate(lines) if line == "done")
-    assert sleeps and all(loop_start < i < loop_end for i in sleeps)
+    loops = []
+    for start, line in enumerate(lines):
+        if line.lstrip().startswith(("while ", "until ")):
+            end = next(i for i in range(start, len(lines)) if lines[i].strip() == "done")
+            loops.append((start, end))
+    assert sleeps and all(any(a < i < b for a, b in loops) for i in sleeps)
 
 
 @pytest.mark.parametrize("replicas,rf", [(1, 2), (2, 3)])
