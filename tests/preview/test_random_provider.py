@@ -162,7 +162,10 @@ def sdk_resources() -> dict[str, type]:
     found = {}
     for _, cls in inspect.getmembers(pulumi_random, inspect.isclass):
         if issubclass(cls, pulumi.CustomResource) and not issubclass(cls, pulumi.ProviderResource):
-            (token,) = set(re.findall(r"'(random:index/\w+:\w+)'", inspect.getsource(cls)))
+            # The class's own module file as text: inspect.getsource(cls) walks an AST, which
+            # CPython before 3.11.8 can corrupt while other threads build ASTs (gh-106905).
+            source = Path(inspect.getsourcefile(cls) or "").read_text()
+            (token,) = set(re.findall(r"'(random:index/\w+:\w+)'", source))
             found[token] = cls
     return found
 
