@@ -247,6 +247,8 @@ def silence_falling_behind_warning(spark: SparkSession) -> None:
 STOP_NOISE_LOGGERS = {
     "org.apache.spark.storage.BlockManager": "ERROR",
     "org.apache.spark.TaskContextImpl": "FATAL",
+    # A cancelled shuffle task's temporary file may already be gone when it tries to delete it.
+    "org.apache.spark.storage.DiskBlockObjectWriter": "ERROR",
 }
 
 

@@ -184,6 +184,8 @@ class TradeProducer:
         """Release connections and threads now; call after flush() (close() itself would wait
         for unacknowledged messages)."""
         self._producer.close()
+        # close() can still serve an error callback; its count must reach the log too.
+        self._emit([self._outage.drain(time.monotonic())])
 
     def _on_trade_delivery(self, trade_count: int, err: KafkaError | None, msg: Message) -> None:
         if err is None:
