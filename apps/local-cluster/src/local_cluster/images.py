@@ -55,7 +55,28 @@ OPENJDK_17 = BaseImage(
     include=("openjdk-17-jdk-headless", "ca-certificates"),
     cmd=("jshell",),
 )
-BASE_IMAGES = (BOOKWORM, PYTHON_311, OPENJDK_17)
+# The project's own images build FROM this one here (`BASE_IMAGE` build arg): Python 3.11 and a
+# JRE 17 already in place, because builds on this dockerd have no network for apt. A name of the
+# project's, not a public image's: there is no public image with exactly these contents.
+PYTHON_JRE = BaseImage(
+    "python-3.11-jre-17-bookworm",
+    ("finnhub-base/python-jre:3.11-17-bookworm",),
+    include=(
+        "python3",
+        "python3-venv",
+        "ca-certificates",
+        "openjdk-17-jre-headless",
+        "procps",
+        "tini",
+    ),
+    cmd=("python3",),
+)
+BASE_IMAGES = (BOOKWORM, PYTHON_311, OPENJDK_17, PYTHON_JRE)
+
+
+def local_base_reference(registry: str, image: BaseImage = PYTHON_JRE) -> str:
+    """How a Dockerfile's FROM names a base published here (dockerd holds it under this tag)."""
+    return f"{registry}/{image.names[0]}"
 
 
 def apt_mirror(sources_dir: Path = Path("/etc/apt")) -> str:

@@ -74,6 +74,14 @@ def volumes_to_delete(volumes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def make_volume_dir(path: Path) -> None:
+    """World-writable, as minikube's and the local-path provisioners make theirs: the kubelet
+    applies a pod's fsGroup to no hostPath volume, so a non-root pod (Kafka uid 1000, Cassandra
+    999, Spark 185) could not write its own claim otherwise."""
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o777)
+
+
 def reconcile_once(api: ApiClient, volumes_dir: Path) -> None:
     classes = {
         item["metadata"]["name"]
@@ -83,7 +91,7 @@ def reconcile_once(api: ApiClient, volumes_dir: Path) -> None:
     claims = api.get("/api/v1/persistentvolumeclaims")["items"]
     for claim in claims_to_provision(claims, classes):
         volume = volume_for(claim, volumes_dir)
-        Path(volume["spec"]["hostPath"]["path"]).mkdir(parents=True, exist_ok=True)
+        make_volume_dir(Path(volume["spec"]["hostPath"]["path"]))
         try:
             api.post("/api/v1/persistentvolumes", volume)
             print(
