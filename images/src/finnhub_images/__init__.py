@@ -1,0 +1,1 @@
+"""The pipeline's images: what each holds (catalog), its build context (contexts), the build."""
