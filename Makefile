@@ -26,6 +26,7 @@ help:
 	@echo "make preview [STACK=eks] - the real pulumi preview of a stack, offline"
 	@echo "make lint   - ruff check + format check"
 	@echo "make cluster-up / cluster-down - a real single-node Kubernetes on this machine (root)"
+	@echo "make deploy-local / destroy-local - the pipeline deployed by pulumi up onto that cluster (root)"
 
 $(CURDIR)/.cache/uv/bin/uv:
 	@echo "no uv on PATH: installing uv $(UV_VERSION) into .cache/uv"
@@ -62,6 +63,15 @@ STACK ?= minikube
 .PHONY: preview
 preview: setup
 	$(UV) run --frozen python tools/pulumi/preview.py --stack $(STACK)
+
+# The whole pipeline deployed by the Pulumi program onto local-cluster (README: "Deploy on this
+# machine"): cluster up, images built and pushed, `pulumi up --stack local`. Needs root.
+.PHONY: deploy-local destroy-local
+deploy-local: setup
+	$(UV) run --frozen python tools/pulumi/deploy_local.py
+
+destroy-local: setup
+	$(UV) run --frozen python tools/pulumi/deploy_local.py --destroy
 
 # A real single-node Kubernetes on this machine, from package registries only
 # (apps/local-cluster/README.md). Needs root; builds its binaries on first use.

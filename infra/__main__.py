@@ -12,7 +12,7 @@ import pulumi_kubernetes as k8s
 from finnhub_infra.bootstrap import read_bootstrap
 from finnhub_infra.components.cassandra import CassandraStack, CassandraStackArgs
 from finnhub_infra.components.grafana import GrafanaStack, GrafanaStackArgs, load_dashboards
-from finnhub_infra.components.images import AppImages, AppImagesArgs, resolve_jar_dirs
+from finnhub_infra.components.images import AppImages, AppImagesArgs
 from finnhub_infra.components.kafka import KafkaStack, KafkaStackArgs
 from finnhub_infra.components.network_policy import NetworkPolicies, NetworkPoliciesArgs
 from finnhub_infra.components.producer import ProducerDeployment, ProducerDeploymentArgs
@@ -26,7 +26,7 @@ cfg = load_stack_config(pulumi_config)
 finnhub_token = pulumi_config.require_secret("finnhubToken")
 grafana_admin_password = pulumi_config.get_secret("grafanaAdminPassword")
 
-bootstrap = read_bootstrap(cfg.terraform_state, str(REPO_ROOT))
+bootstrap = read_bootstrap(cfg.terraform_state, str(REPO_ROOT), cfg.bootstrap)
 provider = k8s.Provider("cluster", context=cfg.cluster.kube_context)
 on_cluster = pulumi.ResourceOptions(providers={"kubernetes": provider})
 storage_class = cfg.cluster.storage_class
@@ -37,7 +37,6 @@ images = AppImages(
         registry_url=bootstrap.registry_url,
         config=cfg.images,
         repo_root=str(REPO_ROOT),
-        jar_dirs=resolve_jar_dirs(REPO_ROOT),
     ),
 )
 kafka = KafkaStack(
@@ -79,19 +78,23 @@ spark = SparkOperatorStack(
     ),
     pulumi.ResourceOptions(providers={"kubernetes": provider}, depends_on=[kafka, cassandra]),
 )
-grafana = GrafanaStack(
-    "grafana",
-    GrafanaStackArgs(
-        namespace=bootstrap.namespace,
-        config=cfg.grafana,
-        dashboards=load_dashboards(REPO_ROOT / cfg.grafana.dashboards_dir),
-        cassandra_hosts=cassandra.contact_points,
-        cassandra_port=cassandra.port,
-        cassandra_keyspace=cassandra.keyspace,
-        cassandra_credentials_secret=cassandra.credentials_secret_name,
-        admin_password=grafana_admin_password,
-    ),
-    pulumi.ResourceOptions(providers={"kubernetes": provider}, depends_on=[cassandra]),
+grafana = (
+    GrafanaStack(
+        "grafana",
+        GrafanaStackArgs(
+            namespace=bootstrap.namespace,
+            config=cfg.grafana,
+            dashboards=load_dashboards(REPO_ROOT / cfg.grafana.dashboards_dir),
+            cassandra_hosts=cassandra.contact_points,
+            cassandra_port=cassandra.port,
+            cassandra_keyspace=cassandra.keyspace,
+            cassandra_credentials_secret=cassandra.credentials_secret_name,
+            admin_password=grafana_admin_password,
+        ),
+        pulumi.ResourceOptions(providers={"kubernetes": provider}, depends_on=[cassandra]),
+    )
+    if cfg.grafana.enabled
+    else None
 )
 producer = ProducerDeployment(
     "producer",
@@ -116,5 +119,6 @@ pulumi.export("producerImage", images.producer)
 pulumi.export("kafkaImage", images.kafka)
 pulumi.export("cassandraImage", images.cassandra)
 pulumi.export("sparkOperatorNamespace", spark.operator_namespace)
-pulumi.export("grafanaService", grafana.service_name)
-pulumi.export("grafanaAdminPassword", grafana.admin_password)
+if grafana is not None:
+    pulumi.export("grafanaService", grafana.service_name)
+    pulumi.export("grafanaAdminPassword", grafana.admin_password)

@@ -2,6 +2,8 @@
 
 Terraform owns what must exist before Pulumi runs (the namespace and the image registry);
 Pulumi only reads them. These output names are the contract with `terraform-bootstrap/outputs.tf`.
+Where no Terraform runs (the `local` stack on local-cluster, whose `up` makes the namespace and
+runs the registry), the stack states the same two outputs in `bootstrap` instead.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any
 
 import pulumi
 import pulumi_terraform as terraform
-from finnhub_infra.config import TerraformStateConfig
+from finnhub_infra.config import GivenBootstrap, TerraformStateConfig
 
 OUTPUT_NAMES = ("namespace", "registry_url")
 
@@ -33,7 +35,14 @@ def require_output(outputs: dict[str, Any], key: str) -> str:
     return value
 
 
-def read_bootstrap(cfg: TerraformStateConfig, repo_root: str) -> BootstrapOutputs:
+def read_bootstrap(
+    cfg: TerraformStateConfig, repo_root: str, given: GivenBootstrap | None = None
+) -> BootstrapOutputs:
+    if given is not None:
+        return BootstrapOutputs(
+            namespace=pulumi.Output.from_input(given.namespace),
+            registry_url=pulumi.Output.from_input(given.registry_url),
+        )
     if cfg.backend == "local":
         state = terraform.state.get_local_reference_output(path=f"{repo_root}/{cfg.path}")
     else:

@@ -71,17 +71,31 @@ class TerraformStateConfig(ConfigModel):
         return self
 
 
-class ImagesConfig(ConfigModel):
-    """How the images are built; the registry itself comes from the Terraform bootstrap.
+class GivenBootstrap(ConfigModel):
+    """The bootstrap's outputs stated by the stack, where no Terraform runs: on `local-cluster`
+    its `up` plays terraform-bootstrap's part (the namespace and the registry exist before
+    Pulumi runs) and this names them. Set, it replaces reading `terraformState`."""
 
-    `jvm_base_image` overrides the Kafka and Cassandra Dockerfiles' Debian base (for a mirror);
-    None keeps the Dockerfiles' own pinned default. Kafka's and Cassandra's versions are not
-    stack settings: they are local-stack's pins, so every stack runs what the tests run.
+    namespace: str = Field(min_length=1)
+    registry_url: str = Field(min_length=1)
+
+
+class ImagesConfig(ConfigModel):
+    """Where the images come from; the registry itself comes from the bootstrap.
+
+    `source: build` has Pulumi's docker provider build every image from the project's
+    Dockerfiles (minikube, eks). `source: prebuilt` deploys the digests `finnhub-images build`
+    recorded in `referencesFile` (relative to the repository): CI or `make deploy-local` builds
+    once, the stack deploys exactly that. `baseImages` overrides the Dockerfiles' pinned bases by
+    kind (`python`, `jvm`: a mirror); unset keeps the Dockerfiles' own. Kafka's and Cassandra's versions are not stack
+    settings: they are local-stack's pins, so every stack runs what the tests run.
     """
 
+    source: Literal["build", "prebuilt"] = "build"
+    references_file: str = ".state/images/references.json"
     tag: str = "0.1.0"
     platform: str = "linux/amd64"
-    jvm_base_image: str | None = None
+    base_images: dict[str, str] = Field(default_factory=dict)
 
 
 class KafkaConfig(ConfigModel):
@@ -139,6 +153,8 @@ class SparkConfig(ConfigModel):
 
 
 class GrafanaConfig(ConfigModel):
+    # False leaves Grafana out (the local stack: its image cannot be had there).
+    enabled: bool = True
     image: str = "grafana/grafana:12.1.1"
     cassandra_plugin: str = "hadesarchitect-cassandra-datasource@3.1.0"
     dashboards_dir: str = "dashboards/grafana"
@@ -162,9 +178,10 @@ class ProducerConfig(ConfigModel):
 class StackConfig(ConfigModel):
     """The whole non-secret configuration of one stack."""
 
-    target: Literal["minikube", "eks"] = "minikube"
+    target: Literal["minikube", "eks", "local"] = "minikube"
     cluster: ClusterConfig = ClusterConfig()
     terraform_state: TerraformStateConfig = TerraformStateConfig()
+    bootstrap: GivenBootstrap | None = None
     images: ImagesConfig = ImagesConfig()
     kafka: KafkaConfig = KafkaConfig()
     cassandra: CassandraConfig = CassandraConfig()
@@ -176,6 +193,7 @@ class StackConfig(ConfigModel):
 SECTIONS = (
     "cluster",
     "terraformState",
+    "bootstrap",
     "images",
     "kafka",
     "cassandra",

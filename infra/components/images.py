@@ -1,10 +1,11 @@
-"""AppImages: every image the pipeline runs, built from the project's Dockerfiles and pushed.
+"""AppImages: every image the pipeline runs, as a digest reference per image.
 
-The app images (producer, processor) build from the repository root. The Kafka and Cassandra
-images build from the jar sets local-stack resolves into `.cache/jars/<set>`: the build
-context is that folder, so an image holds exactly the jars the tests ran against (built once,
-no second resolution that could pick other transitive versions), and its version build arg is
-local-stack's pin, which the Dockerfile checks against the jars it copies.
+Two sources, one set of images (`finnhub_images.catalog`: the same Dockerfiles and the same
+prepared build contexts either way):
+- `build` (minikube, eks): Pulumi's docker provider builds each image from the context
+  `finnhub_images.contexts` prepares and pushes it to the bootstrap's registry.
+- `prebuilt` (local, and any CI that builds once): `finnhub-images build` has built and pushed
+  them; the stack deploys the digests recorded in its references file.
 
 Workloads reference an image by its repository digest, not its tag: what runs is exactly what
 was built, and a rebuilt image under the same tag still rolls the pods.
@@ -12,50 +13,21 @@ was built, and a rebuilt image under the same tag still rolls the pods.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pulumi
-import pulumi_docker as docker
-from finnhub_infra.config import ImagesConfig
-from local_stack.artifacts import (
-    CASSANDRA_JARS,
-    CASSANDRA_VERSION,
-    KAFKA_JARS,
-    KAFKA_VERSION,
-    JarResolver,
-    JarSet,
-)
+from finnhub_images.catalog import IMAGES, ImageSpec, build_arguments, image_name
+from finnhub_images.contexts import ContextBuilder, ContextError
+from finnhub_images.references import ReferencesError, read_references
+from local_stack.artifacts import JarResolver
 from local_stack.errors import LocalStackError
 from local_stack.settings import LocalStackSettings
 
-APPS = ("producer", "processor")
-# cqlsh for the Cassandra image's schema Job: the 6.2 line is the one for Cassandra 5.0.
-CQLSH_VERSION = "6.2.2"
+from finnhub_infra.config import ImagesConfig
 
-
-@dataclass(frozen=True)
-class JvmImage:
-    """One of the project's Apache images: its Dockerfile, jar set and version build args."""
-
-    name: str
-    jar_set: JarSet
-    version: str
-    build_args: Mapping[str, str]
-
-
-JVM_IMAGES = (
-    JvmImage("kafka", KAFKA_JARS, KAFKA_VERSION, {"KAFKA_VERSION": KAFKA_VERSION}),
-    JvmImage(
-        "cassandra",
-        CASSANDRA_JARS,
-        CASSANDRA_VERSION,
-        {"CASSANDRA_VERSION": CASSANDRA_VERSION, "CQLSH_VERSION": CQLSH_VERSION},
-    ),
-)
-IMAGES = APPS + tuple(image.name for image in JVM_IMAGES)
+IMAGE_NAMES = tuple(image.name for image in IMAGES)
 
 
 @dataclass(frozen=True)
@@ -63,66 +35,43 @@ class AppImagesArgs:
     registry_url: pulumi.Input[str]
     config: ImagesConfig
     repo_root: str
-    # Where each JVM image's jar set is resolved (its build context), by image name.
-    jar_dirs: Mapping[str, Path]
 
 
-def image_name(registry_url: str, app: str, tag: str) -> str:
-    """`<registry>/finnhub-<app>:<tag>`; the eks bootstrap names its ECR repositories so."""
-    return f"{registry_url.rstrip('/')}/finnhub-{app}:{tag}"
-
-
-def jvm_image_tag(image: JvmImage, cfg: ImagesConfig) -> str:
-    """`4.4.0-0.1.0`: the Apache version first, then the project's build (ECR tags are
-    immutable, so a rebuilt Dockerfile at the same Apache version needs a new tag)."""
-    return f"{image.version}-{cfg.tag}"
-
-
-def build_args(app: str, repo_root: str, cfg: ImagesConfig) -> dict[str, Any]:
-    """The whole repository is the build context (the uv workspace lock lives at its root)."""
-    return {
-        "context": repo_root,
-        "dockerfile": f"{repo_root}/apps/{app}/Dockerfile",
-        "platform": cfg.platform,
-    }
-
-
-def jvm_build_args(
-    image: JvmImage, repo_root: str, jar_dir: Path, cfg: ImagesConfig
+def docker_build_args(
+    image: ImageSpec, context: Path, repo_root: str, cfg: ImagesConfig
 ) -> dict[str, Any]:
-    """The jar folder is the build context; the Dockerfile lives in `images/<name>/`."""
-    args = dict(image.build_args)
-    if cfg.jvm_base_image is not None:
-        args["BASE_IMAGE"] = cfg.jvm_base_image
+    """The docker provider's `build` input for one image on its prepared context."""
     return {
-        "context": str(jar_dir),
-        "dockerfile": f"{repo_root}/images/{image.name}/Dockerfile",
+        "context": str(context),
+        "dockerfile": f"{repo_root}/{image.dockerfile}",
         "platform": cfg.platform,
-        "args": args,
+        "args": build_arguments(image, cfg.base_images),
     }
 
 
-def resolve_jar_dirs(
-    repo_root: Path, settings: LocalStackSettings | None = None
-) -> dict[str, Path]:
-    """Each JVM image's jar folder, resolved with Maven first if this clone has not yet.
-
-    The same cache and fingerprint as `local-stack up`: after the first resolution this is a
-    marker check, so the program can call it on every run. A missing Maven or Java, or a
-    failed resolution, stops the program with local-stack's message, not a traceback.
-    """
-    resolver = JarResolver(settings or LocalStackSettings(project_root=repo_root))
-    dirs = {}
-    for image in JVM_IMAGES:
+def prepare_contexts(repo_root: Path, cfg: ImagesConfig) -> dict[str, Path]:
+    """Each image's build context, made before the docker provider reads it. A missing tool or
+    a failed resolution stops the program with one message naming the image, not a traceback."""
+    builder = ContextBuilder(
+        repo_root=repo_root,
+        contexts_dir=repo_root / ".cache/images/contexts",
+        jar_resolver=JarResolver(LocalStackSettings(project_root=repo_root)),
+        docker_platform=cfg.platform,
+    )
+    contexts = {}
+    for image in IMAGES:
         try:
-            resolver.jars(image.jar_set)
-        except LocalStackError as error:
-            raise pulumi.RunError(
-                f"the {image.name} image is built from the {image.jar_set.name} jar set, "
-                f"which could not be resolved: {error}"
-            ) from error
-        dirs[image.name] = resolver.jar_dir(image.jar_set)
-    return dirs
+            contexts[image.name] = builder.prepare(image)
+        except (ContextError, LocalStackError) as error:
+            raise pulumi.RunError(f"the {image.name} image's build context: {error}") from error
+    return contexts
+
+
+def prebuilt_references(repo_root: Path, cfg: ImagesConfig) -> dict[str, str]:
+    try:
+        return read_references(repo_root / cfg.references_file, IMAGE_NAMES)
+    except ReferencesError as error:
+        raise pulumi.RunError(str(error)) from error
 
 
 class AppImages(pulumi.ComponentResource):
@@ -137,26 +86,38 @@ class AppImages(pulumi.ComponentResource):
         self, name: str, args: AppImagesArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("finnhub:infra:AppImages", name, None, opts)
-        registry = pulumi.Output.from_input(args.registry_url)
-        builds: dict[str, tuple[str, dict[str, Any]]] = {
-            app: (args.config.tag, build_args(app, args.repo_root, args.config)) for app in APPS
-        }
-        for image in JVM_IMAGES:
-            builds[image.name] = (
-                jvm_image_tag(image, args.config),
-                jvm_build_args(image, args.repo_root, args.jar_dirs[image.name], args.config),
-            )
-        refs: dict[str, pulumi.Output[str]] = {}
-        for app, (tag, build) in builds.items():
-            built = docker.Image(
-                f"{name}-{app}",
-                image_name=registry.apply(lambda url, app=app, tag=tag: image_name(url, app, tag)),
-                build=build,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            refs[app] = built.repo_digest
+        repo_root = Path(args.repo_root)
+        refs: dict[str, pulumi.Output[str]]
+        if args.config.source == "prebuilt":
+            refs = {
+                image: pulumi.Output.from_input(ref)
+                for image, ref in prebuilt_references(repo_root, args.config).items()
+                if image in IMAGE_NAMES
+            }
+        else:
+            refs = self._build(name, args, prepare_contexts(repo_root, args.config))
         self.producer = refs["producer"]
         self.processor = refs["processor"]
         self.kafka = refs["kafka"]
         self.cassandra = refs["cassandra"]
         self.register_outputs(refs)
+
+    def _build(
+        self, name: str, args: AppImagesArgs, contexts: dict[str, Path]
+    ) -> dict[str, pulumi.Output[str]]:
+        # Imported here: a prebuilt stack needs no docker provider plugin at all.
+        import pulumi_docker as docker
+
+        registry = pulumi.Output.from_input(args.registry_url)
+        refs = {}
+        for image in IMAGES:
+            built = docker.Image(
+                f"{name}-{image.name}",
+                image_name=registry.apply(
+                    lambda url, image=image: image_name(url, image, args.config.tag)
+                ),
+                build=docker_build_args(image, contexts[image.name], args.repo_root, args.config),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            refs[image.name] = built.repo_digest
+        return refs

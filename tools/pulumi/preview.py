@@ -173,6 +173,11 @@ def staged_stack_config(
     staged["config"] = config
     if previous and "encryptionsalt" in previous:
         staged["encryptionsalt"] = previous["encryptionsalt"]
+        # Secrets set on the staged copy (under that salt) stay: a deploy's token is the same
+        # on every run, so a second `pulumi up` changes nothing.
+        for key, value in (previous.get("config") or {}).items():
+            if isinstance(value, dict) and "secure" in value:
+                config.setdefault(key, value)
     return staged
 
 
