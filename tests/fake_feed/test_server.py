@@ -11,12 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 import websocket
-from finnhub_producer.fake_server import (
-    REALISTIC_RATE_SHARES,
-    FakeFinnhub,
-    TradeGenerator,
-    symbol_rates,
-)
+from finnhub_fake_feed.server import FakeFinnhub
+from finnhub_fake_feed.trades import REALISTIC_RATE_SHARES, TradeGenerator, symbol_rates
 
 
 @pytest.fixture
@@ -131,7 +127,7 @@ def test_stall_silences_everything_including_pings(fake: FakeFinnhub) -> None:
 
 def test_console_script_serves_on_the_requested_port() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "finnhub_producer.fake_server", "--port", "0", "--rate", "50"],
+        [sys.executable, "-m", "finnhub_fake_feed", "--port", "0", "--rate", "50"],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -187,7 +183,7 @@ def _trade_counts(url: str, symbols: tuple[str, ...], seconds: float) -> dict[st
 
 def test_console_script_spreads_rates_between_symbols_by_default() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "finnhub_producer.fake_server", "--port", "0", "--rate", "100"],
+        [sys.executable, "-m", "finnhub_fake_feed", "--port", "0", "--rate", "100"],
         stdout=subprocess.PIPE,
         text=True,
     )
