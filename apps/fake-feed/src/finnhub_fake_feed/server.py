@@ -263,6 +263,8 @@ class FakeFinnhub:
         if http_endpoints.is_http_endpoint(request.path):
             answer = http_endpoints.answer(request.path, self._serving, self.sent_report)
             response = connection.respond(answer.status, answer.body)
+            # websockets' Headers holds every value set; assigning would add a second one.
+            del response.headers["Content-Type"]
             response.headers["Content-Type"] = answer.content_type
             return response
         # The token stays in here: nothing about it but whether it matched is ever logged.
@@ -298,7 +300,7 @@ class FakeFinnhub:
                 "fake_feed_client_disconnected",
                 connection_id=client.connection_id,
                 reason="dropped on request" if client.dropped else reason,
-                close_code=connection.close_code,
+                close_code=None if connection.close_code is None else int(connection.close_code),
                 trades_sent=client.trades_sent,
                 connected_s=round(time.monotonic() - client.connected_at, 3),
             )
