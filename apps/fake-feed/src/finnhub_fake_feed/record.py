@@ -25,8 +25,9 @@ class SentFrame:
 class SentTradeLog:
     """The last `limit` trades sent as (symbol, price, time ms, volume), and how many in all.
 
-    What a window aggregate needs and nothing more: a tuple of four scalars, about 100 bytes
-    a trade beyond the shared symbol strings, so the default 50,000 hold ~5 MB.
+    What a window aggregate needs and nothing more: a tuple of four scalars a trade. Measured:
+    the process grew from 34 MB to 47 MB RSS once 50,000 were kept (~270 bytes a trade, with
+    a `/sent` of 3.9 MB built once), and stayed there however many more were sent.
     """
 
     def __init__(self, limit: int) -> None:

@@ -75,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
         "--keep-trades",
         type=int,
         default=DEFAULT_KEEP_TRADES,
-        help="how many of the last trades GET /sent returns (~100 bytes each); 0 keeps none",
+        help="how many of the last trades GET /sent returns (~270 bytes each); 0 keeps none",
     )
     parser.add_argument(
         "--summary-interval", type=float, default=30.0, help="seconds between summary log lines"
