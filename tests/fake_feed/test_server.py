@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import structlog.testing
 import websocket
 from finnhub_fake_feed.server import FakeFinnhub
 from finnhub_fake_feed.trades import REALISTIC_RATE_SHARES, TradeGenerator, symbol_rates
@@ -196,3 +197,20 @@ def test_console_script_spreads_rates_between_symbols_by_default() -> None:
         process.wait(10)
     btc, eth, xrp, doge = (counts[symbol] for symbol in CRYPTO)
     assert btc > eth > xrp > doge > 0
+
+
+def test_connection_events_never_carry_the_token(fake: FakeFinnhub) -> None:
+    with structlog.testing.capture_logs() as events:
+        with pytest.raises(websocket.WebSocketBadStatusException):
+            websocket.create_connection(f"{fake.url}/?token=wrong-secret", timeout=5)
+        ws = websocket.create_connection(f"{fake.url}/?token=tok", timeout=5)
+        ws.close()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if any(e["event"] == "fake_feed_client_disconnected" for e in events):
+                break
+            time.sleep(0.01)
+    names = [event["event"] for event in events]
+    assert names[:1] == ["fake_feed_client_rejected"]
+    assert {"fake_feed_client_connected", "fake_feed_client_disconnected"} <= set(names)
+    assert not [e for e in events if "wrong-secret" in repr(e) or "token=" in repr(e)]
