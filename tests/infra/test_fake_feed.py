@@ -14,6 +14,7 @@ from finnhub_infra.components.fake_feed import (
 from finnhub_infra.config import FakeFeedConfig, ProducerConfig, parse_stack_config
 from infra_harness import Rendered, run_mocked
 from pydantic import ValidationError
+from test_policy_pack import violations
 
 IMAGE = "registry.test/finnhub-fake-feed@sha256:" + "0" * 64
 SYMBOLS = ("BINANCE:BTCUSDT", "AAPL")
@@ -96,6 +97,13 @@ def test_manifests_match_the_kubernetes_schema() -> None:
     rendered = render()
     for kind in ("Deployment", "Service"):
         kubernetes_validate.validate(rendered.manifest(kind, NAME), "1.34.0", strict=True)
+
+
+def test_manifests_pass_the_policy_pack() -> None:
+    rendered = render()
+    deployment = rendered.manifest("Deployment", NAME)
+    assert violations(deployment) == []
+    assert violations(rendered.manifest("Service", NAME), "kubernetes:core/v1:Service") == []
 
 
 def test_component_exposes_the_url_the_producer_reads() -> None:
