@@ -32,8 +32,9 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+from finnhub_fake_feed.server import FakeFinnhub
+from finnhub_fake_feed.trades import TradeGenerator
 from finnhub_producer.encode import KafkaRecord, TradeEncoder
-from finnhub_producer.fake_server import FakeFinnhub, TradeGenerator
 from finnhub_producer.feed import FeedClient
 from finnhub_producer.frames import TradeFrame, parse_frame
 from finnhub_producer.ingest import FrameIngestor

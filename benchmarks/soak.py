@@ -33,7 +33,8 @@ from pathlib import Path
 from cassandra.cluster import Session
 from finnhub_dashboards.panel_data import fetch_panel
 from finnhub_dashboards.queries import Panel
-from finnhub_producer.fake_server import DEFAULT_KNOWN_SYMBOLS, FakeFinnhub
+from finnhub_fake_feed.server import FakeFinnhub
+from finnhub_fake_feed.trades import DEFAULT_KNOWN_SYMBOLS
 from local_stack.cassandra import connect
 from local_stack.network import free_ports
 from local_stack.pipeline import Child, Pipeline, processor_spec, producer_spec

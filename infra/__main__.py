@@ -11,6 +11,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from finnhub_infra.bootstrap import read_bootstrap
 from finnhub_infra.components.cassandra import CassandraStack, CassandraStackArgs
+from finnhub_infra.components.fake_feed import FakeFeed, FakeFeedArgs, producer_config_for
 from finnhub_infra.components.grafana import GrafanaStack, GrafanaStackArgs, load_dashboards
 from finnhub_infra.components.images import AppImages, AppImagesArgs
 from finnhub_infra.components.kafka import KafkaStack, KafkaStackArgs
@@ -96,20 +97,47 @@ grafana = (
     if cfg.grafana.enabled
     else None
 )
+# With the fake feed enabled the producer reads it, in the cluster, instead of Finnhub.
+feed_cfg = cfg.fake_feed
+fake_feed = None
+if feed_cfg.enabled:
+    fake_feed = FakeFeed(
+        "fake-feed",
+        FakeFeedArgs(
+            namespace=bootstrap.namespace,
+            image=images.fake_feed,
+            rate=feed_cfg.rate,
+            symbols=cfg.producer.symbols,
+            port=feed_cfg.port,
+            resources=feed_cfg.resources,
+            keep_trades=feed_cfg.keep_trades,
+        ),
+        on_cluster,
+    )
 producer = ProducerDeployment(
     "producer",
     ProducerDeploymentArgs(
         namespace=bootstrap.namespace,
-        config=cfg.producer,
+        config=producer_config_for(cfg.producer, feed_cfg),
         image=images.producer,
         finnhub_token=finnhub_token,
         kafka_bootstrap_servers=kafka.bootstrap_servers,
         kafka_topic=kafka.topic,
         kafka_dlq_topic=kafka.dlq_topic,
     ),
-    pulumi.ResourceOptions(providers={"kubernetes": provider}, depends_on=[kafka]),
+    pulumi.ResourceOptions(
+        providers={"kubernetes": provider},
+        depends_on=[kafka] if fake_feed is None else [kafka, fake_feed],
+    ),
 )
-NetworkPolicies("network", NetworkPoliciesArgs(namespace=bootstrap.namespace), on_cluster)
+NetworkPolicies(
+    "network",
+    NetworkPoliciesArgs(
+        namespace=bootstrap.namespace,
+        fake_feed_port=feed_cfg.port if feed_cfg.enabled else None,
+    ),
+    on_cluster,
+)
 
 pulumi.export("namespace", bootstrap.namespace)
 pulumi.export("kafkaBootstrapServers", kafka.bootstrap_servers)

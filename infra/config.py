@@ -175,6 +175,20 @@ class ProducerConfig(ConfigModel):
     resources: Resources = _resources("100m", "128Mi", "500m", "256Mi")
 
 
+class FakeFeedConfig(ConfigModel):
+    """The fake Finnhub feed (apps/fake-feed) as a Deployment, for an end-to-end run that needs
+    no Finnhub account; when enabled the producer reads it instead of `producer.wsUrl`.
+
+    `keep_trades` bounds what its `GET /sent` lists (the feed's own default, ~270 bytes each).
+    """
+
+    enabled: bool = False
+    rate: float = Field(default=5.0, ge=0)
+    port: int = Field(default=8765, ge=1, le=65535)
+    keep_trades: int = Field(default=50_000, ge=0)
+    resources: Resources = _resources("50m", "96Mi", "250m", "128Mi")
+
+
 class StackConfig(ConfigModel):
     """The whole non-secret configuration of one stack."""
 
@@ -188,6 +202,7 @@ class StackConfig(ConfigModel):
     spark: SparkConfig = SparkConfig()
     grafana: GrafanaConfig = GrafanaConfig()
     producer: ProducerConfig = ProducerConfig()
+    fake_feed: FakeFeedConfig = FakeFeedConfig()
 
 
 SECTIONS = (
@@ -200,6 +215,7 @@ SECTIONS = (
     "spark",
     "grafana",
     "producer",
+    "fakeFeed",
 )
 
 

@@ -2,7 +2,9 @@
 
 The allowances are one table, `FLOWS` (who talks to whom on which port); each workload's policy
 is derived from it, so an ingress rule on the receiver always has the matching egress rule on
-the sender and a reader checks one list instead of a dozen YAML documents.
+the sender and a reader checks one list instead of a dozen YAML documents. With the fake feed
+enabled (`fake_feed_port`), `flows_for` and `external_for` add its flow and take away the
+producer's way out to Finnhub, which it then no longer needs.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ SCHEMA_JOB = "cassandra-schema"
 PRODUCER = "finnhub-producer"
 PROCESSOR = "finnhub-processor"
 GRAFANA = "grafana"
+# Deployed only when a stack enables it (see `FakeFeed`), so not in `WORKLOADS`.
+FAKE_FEED = "finnhub-fake-feed"
 
 WORKLOADS = (KAFKA, KAFKA_UI, TOPICS_JOB, CASSANDRA, SCHEMA_JOB, PRODUCER, PROCESSOR, GRAFANA)
 
@@ -59,8 +63,9 @@ class External:
     reason: str
 
 
+FINNHUB_EGRESS = External(PRODUCER, "egress", (443,), "the Finnhub websocket")
 EXTERNAL: tuple[External, ...] = (
-    External(PRODUCER, "egress", (443,), "the Finnhub websocket"),
+    FINNHUB_EGRESS,
     External(PROCESSOR, "egress", (443, 6443), "the Kubernetes API: the driver creates executors"),
     External(GRAFANA, "egress", (443,), "the Cassandra datasource plugin download at start"),
     External(GRAFANA, "ingress", (3000,), "users, through port-forward or an ingress"),
@@ -69,9 +74,29 @@ EXTERNAL: tuple[External, ...] = (
 )
 
 
+def workloads_for(fake_feed_port: int | None) -> tuple[str, ...]:
+    return WORKLOADS if fake_feed_port is None else (*WORKLOADS, FAKE_FEED)
+
+
+def flows_for(fake_feed_port: int | None) -> tuple[Flow, ...]:
+    if fake_feed_port is None:
+        return FLOWS
+    return (*FLOWS, Flow(PRODUCER, FAKE_FEED, (fake_feed_port,)))
+
+
+def external_for(fake_feed_port: int | None) -> tuple[External, ...]:
+    if fake_feed_port is None:
+        return EXTERNAL
+    reason = "the kubelet's probes and a test reading /sent through port-forward"
+    kept = tuple(ext for ext in EXTERNAL if ext != FINNHUB_EGRESS)
+    return (*kept, External(FAKE_FEED, "ingress", (fake_feed_port,), reason))
+
+
 @dataclass(frozen=True)
 class NetworkPoliciesArgs:
     namespace: pulumi.Input[str]
+    # The fake feed's port when a stack enables it; None: no feed, the producer reads Finnhub.
+    fake_feed_port: int | None = None
 
 
 def _pods(name: str) -> dict[str, Any]:
@@ -123,12 +148,17 @@ def dns_egress_manifest(namespace: str) -> dict[str, Any]:
     )
 
 
-def workload_policy_manifest(namespace: str, workload: str) -> dict[str, Any]:
+def workload_policy_manifest(
+    namespace: str,
+    workload: str,
+    flows: tuple[Flow, ...] = FLOWS,
+    external: tuple[External, ...] = EXTERNAL,
+) -> dict[str, Any]:
     """Ingress from every flow that ends at `workload`, egress to every flow that starts there."""
-    ingress = [_rule("from", [_pods(f.source)], f.ports) for f in FLOWS if f.target == workload]
-    egress = [_rule("to", [_pods(f.target)], f.ports) for f in FLOWS if f.source == workload]
+    ingress = [_rule("from", [_pods(f.source)], f.ports) for f in flows if f.target == workload]
+    egress = [_rule("to", [_pods(f.target)], f.ports) for f in flows if f.source == workload]
     anywhere = [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
-    for ext in EXTERNAL:
+    for ext in external:
         if ext.workload != workload:
             continue
         if ext.direction == "ingress":
@@ -145,11 +175,15 @@ def workload_policy_manifest(namespace: str, workload: str) -> dict[str, Any]:
     return _policy(f"allow-{workload}", namespace, spec)
 
 
-def all_policy_manifests(namespace: str) -> list[dict[str, Any]]:
+def all_policy_manifests(namespace: str, fake_feed_port: int | None = None) -> list[dict[str, Any]]:
+    flows, external = flows_for(fake_feed_port), external_for(fake_feed_port)
     return [
         default_deny_manifest(namespace),
         dns_egress_manifest(namespace),
-        *(workload_policy_manifest(namespace, w) for w in WORKLOADS),
+        *(
+            workload_policy_manifest(namespace, w, flows, external)
+            for w in workloads_for(fake_feed_port)
+        ),
     ]
 
 
@@ -163,12 +197,13 @@ class NetworkPolicies(pulumi.ComponentResource):
     ) -> None:
         super().__init__("finnhub:infra:NetworkPolicies", name, None, opts)
         ns = pulumi.Output.from_input(args.namespace)
-        names = [m["metadata"]["name"] for m in all_policy_manifests("placeholder")]
+        port = args.fake_feed_port
+        names = [m["metadata"]["name"] for m in all_policy_manifests("placeholder", port)]
         for index, policy_name in enumerate(names):
             manifests.resource_from_manifest(
                 k8s.networking.v1.NetworkPolicy,
                 f"{name}-{policy_name}",
-                ns.apply(lambda n, i=index: all_policy_manifests(n)[i]),
+                ns.apply(lambda n, i=index: all_policy_manifests(n, port)[i]),
                 pulumi.ResourceOptions(parent=self),
                 spec="spec",
             )

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 from finnhub_dashboards.panel_data import fetch_panel
 from finnhub_dashboards.queries import Panel
-from finnhub_producer.fake_server import DEFAULT_KNOWN_SYMBOLS, FakeFinnhub
+from finnhub_fake_feed.server import FakeFinnhub
+from finnhub_fake_feed.trades import DEFAULT_KNOWN_SYMBOLS
 from local_stack.pipeline import ChildSpec, Pipeline, processor_spec, producer_spec
 from local_stack.schema import create_topics
 

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from finnhub_infra.components.network_policy import (
     EXTERNAL,
+    FAKE_FEED,
     FLOWS,
+    PRODUCER,
     WORKLOADS,
+    NetworkPolicies,
+    NetworkPoliciesArgs,
     all_policy_manifests,
+    flows_for,
 )
-from infra_harness import Rendered
+from infra_harness import Rendered, run_mocked
+
+FEED_PORT = 8765
 
 
-def by_name() -> dict[str, dict]:
-    return {m["metadata"]["name"]: m for m in all_policy_manifests("ns")}
+def by_name(fake_feed_port: int | None = None) -> dict[str, dict]:
+    return {m["metadata"]["name"]: m for m in all_policy_manifests("ns", fake_feed_port)}
 
 
 def selects(policy: dict, workload: str) -> bool:
@@ -93,3 +100,46 @@ def test_policies_select_the_labels_the_workloads_really_carry(minikube: Rendere
     names.add(spark["driver"]["labels"]["app.kubernetes.io/name"])
     names.add(spark["executor"]["labels"]["app.kubernetes.io/name"])
     assert names == set(WORKLOADS)
+
+
+def test_without_the_fake_feed_nothing_may_reach_a_feed_pod() -> None:
+    policies = by_name()
+    assert f"allow-{FAKE_FEED}" not in policies
+    producer_out = peers(policies[f"allow-{PRODUCER}"]["spec"]["egress"], "to")
+    assert all(name != FAKE_FEED for name, _ in producer_out)
+
+
+def test_with_the_fake_feed_the_producer_reaches_it_on_its_port_both_ends() -> None:
+    policies = by_name(FEED_PORT)
+    producer_out = peers(policies[f"allow-{PRODUCER}"]["spec"]["egress"], "to")
+    assert (FAKE_FEED, (FEED_PORT,)) in producer_out
+    feed_in = peers(policies[f"allow-{FAKE_FEED}"]["spec"]["ingress"], "from")
+    assert (PRODUCER, (FEED_PORT,)) in feed_in
+    assert selects(policies[f"allow-{FAKE_FEED}"], FAKE_FEED)
+
+
+def test_with_the_fake_feed_no_pod_but_the_producer_may_open_the_feed() -> None:
+    feed_in = by_name(FEED_PORT)[f"allow-{FAKE_FEED}"]["spec"]["ingress"]
+    pod_sources = {name for name, _ in peers(feed_in, "from") if name is not None}
+    assert pod_sources == {PRODUCER}
+    assert {flow.source for flow in flows_for(FEED_PORT) if flow.target == FAKE_FEED} == {PRODUCER}
+
+
+def test_with_the_fake_feed_the_producer_no_longer_leaves_the_cluster() -> None:
+    policies = by_name(FEED_PORT)
+    for rule in policies[f"allow-{PRODUCER}"]["spec"]["egress"]:
+        assert all("ipBlock" not in peer for peer in rule["to"]), rule
+    assert by_name()[f"allow-{PRODUCER}"] != policies[f"allow-{PRODUCER}"]
+
+
+def test_with_the_fake_feed_the_feed_itself_sends_nowhere() -> None:
+    assert "egress" not in by_name(FEED_PORT)[f"allow-{FAKE_FEED}"]["spec"]
+
+
+def test_component_creates_the_feeds_policy_only_when_given_its_port() -> None:
+    def body(port: int | None) -> object:
+        return NetworkPolicies("network", NetworkPoliciesArgs(namespace="ns", fake_feed_port=port))
+
+    without = {r.name for r in run_mocked(lambda: body(None)).resources}
+    with_feed = {r.name for r in run_mocked(lambda: body(FEED_PORT)).resources}
+    assert with_feed - without == {f"network-allow-{FAKE_FEED}"}

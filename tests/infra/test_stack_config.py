@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 import yaml
-from finnhub_infra.config import StackConfig, parse_stack_config
+from finnhub_infra.config import SECTIONS, StackConfig, parse_stack_config
 from infra_harness import REPO_ROOT
 from pydantic import ValidationError
 
@@ -83,3 +83,10 @@ def test_defaults_are_a_single_node_minikube() -> None:
     assert cfg.kafka.replicas == cfg.cassandra.replicas == 1
     assert cfg.cassandra.replication_factor == 1
     assert cfg.cluster.kube_context == "minikube"
+
+
+def test_every_section_of_the_stack_config_is_read_from_pulumi_config() -> None:
+    sections = {
+        field.alias or name for name, field in StackConfig.model_fields.items() if name != "target"
+    }
+    assert set(SECTIONS) == sections

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from finnhub_producer.fake_server import FakeFinnhub
+from finnhub_fake_feed.server import FakeFinnhub
 from local_stack import processes
 from local_stack.artifacts import KAFKA_JARS, JarResolver
 from local_stack.kafka import KafkaService

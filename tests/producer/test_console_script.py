@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from finnhub_producer.fake_server import FakeFinnhub
+from finnhub_fake_feed.server import FakeFinnhub
 from prometheus_client.parser import text_string_to_metric_families
 
 pytestmark = pytest.mark.services

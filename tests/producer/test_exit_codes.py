@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
-from finnhub_producer.fake_server import FakeFinnhub
+from finnhub_fake_feed.server import FakeFinnhub
 from finnhub_producer.settings import ProducerSettings
 from structlog.testing import capture_logs
 

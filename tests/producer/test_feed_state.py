@@ -8,7 +8,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 
 import pytest
-from finnhub_producer.fake_server import FakeFinnhub
+from finnhub_fake_feed.server import FakeFinnhub
 from finnhub_producer.feed import FeedClient
 from finnhub_producer.metrics import MetricsServer, ProducerMetrics
 from local_stack.network import free_ports

@@ -8,8 +8,8 @@ import urllib.error
 import urllib.request
 
 import pytest
+from finnhub_fake_feed.faults import GARBAGE_SAMPLES
 from finnhub_producer.encode import KafkaRecord, TradeEncoder
-from finnhub_producer.fake_server import GARBAGE_SAMPLES
 from finnhub_producer.ingest import FrameIngestor
 from finnhub_producer.metrics import MetricsServer, ProducerMetrics
 

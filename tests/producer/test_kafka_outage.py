@@ -15,7 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from finnhub_producer.fake_server import FakeFinnhub
+from finnhub_fake_feed.server import FakeFinnhub
 from finnhub_producer.kafka_outage import DeliveryFailures, KafkaOutage
 from finnhub_producer.settings import ProducerSettings
 from structlog.testing import capture_logs

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Message
+from finnhub_fake_feed.faults import GARBAGE_SAMPLES
+from finnhub_fake_feed.server import FakeFinnhub
 from finnhub_producer.encode import FINGERPRINT_HEADER, TradeEncoder
-from finnhub_producer.fake_server import GARBAGE_SAMPLES, FakeFinnhub
 
 pytestmark = pytest.mark.services
 

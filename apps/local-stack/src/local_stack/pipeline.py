@@ -108,7 +108,7 @@ def feed_notice(token_set: bool) -> str:
 
 
 def fake_feed_spec(symbols: Sequence[str], rate: float) -> ChildSpec:
-    argv = ("finnhub-fake-server", "--port", "0", "--rate", str(rate))
+    argv = ("finnhub-fake-feed", "--port", "0", "--rate", str(rate))
     return ChildSpec("fake-feed", (*argv, "--symbols", ",".join(symbols)), stop_timeout_s=10.0)
 
 

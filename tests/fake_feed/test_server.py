@@ -10,13 +10,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import structlog.testing
 import websocket
-from finnhub_producer.fake_server import (
-    REALISTIC_RATE_SHARES,
-    FakeFinnhub,
-    TradeGenerator,
-    symbol_rates,
-)
+from finnhub_fake_feed.server import FakeFinnhub
+from finnhub_fake_feed.trades import REALISTIC_RATE_SHARES, TradeGenerator, symbol_rates
 
 
 @pytest.fixture
@@ -131,7 +128,7 @@ def test_stall_silences_everything_including_pings(fake: FakeFinnhub) -> None:
 
 def test_console_script_serves_on_the_requested_port() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "finnhub_producer.fake_server", "--port", "0", "--rate", "50"],
+        [sys.executable, "-m", "finnhub_fake_feed", "--port", "0", "--rate", "50"],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -187,7 +184,7 @@ def _trade_counts(url: str, symbols: tuple[str, ...], seconds: float) -> dict[st
 
 def test_console_script_spreads_rates_between_symbols_by_default() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "finnhub_producer.fake_server", "--port", "0", "--rate", "100"],
+        [sys.executable, "-m", "finnhub_fake_feed", "--port", "0", "--rate", "100"],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -200,3 +197,20 @@ def test_console_script_spreads_rates_between_symbols_by_default() -> None:
         process.wait(10)
     btc, eth, xrp, doge = (counts[symbol] for symbol in CRYPTO)
     assert btc > eth > xrp > doge > 0
+
+
+def test_connection_events_never_carry_the_token(fake: FakeFinnhub) -> None:
+    with structlog.testing.capture_logs() as events:
+        with pytest.raises(websocket.WebSocketBadStatusException):
+            websocket.create_connection(f"{fake.url}/?token=wrong-secret", timeout=5)
+        ws = websocket.create_connection(f"{fake.url}/?token=tok", timeout=5)
+        ws.close()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if any(e["event"] == "fake_feed_client_disconnected" for e in events):
+                break
+            time.sleep(0.01)
+    names = [event["event"] for event in events]
+    assert names[:1] == ["fake_feed_client_rejected"]
+    assert {"fake_feed_client_connected", "fake_feed_client_disconnected"} <= set(names)
+    assert not [e for e in events if "wrong-secret" in repr(e) or "token=" in repr(e)]

@@ -1,24 +1,20 @@
-"""A local fake of Finnhub's trade websocket, for `make run` and the tests.
+"""The fake Finnhub server: the websocket I/O on its own event loop in a background thread.
 
 Speaks the same protocol: `?token=` on the URL, `{"type":"subscribe"|"unsubscribe","symbol":S}`,
 trade frames `{"type":"trade","data":[...]}` only for subscribed symbols (several trades and
 symbols per frame, as Finnhub batches them), `{"type":"ping"}` every few seconds and
 `{"type":"error","msg":...}` for a symbol it does not list. Faults on demand: drop every
 connection, send garbage, stall. Every frame sent is recorded, so a test can compare what
-arrived in Kafka with exactly what went out.
+arrived in Kafka with exactly what went out. On the same port, plain HTTP `GET /healthz` and
+`GET /sent` (see `http_endpoints`) answer a probe or a test that cannot reach into the process.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
 import itertools
 import json
-import math
 import random
-import signal
-import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,41 +23,21 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import structlog
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-DEFAULT_KNOWN_SYMBOLS = (
-    "BINANCE:BTCUSDT",
-    "BINANCE:ETHUSDT",
-    "BINANCE:XRPUSDT",
-    "BINANCE:DOGEUSDT",
-    "BINANCE:SOLUSDT",
-    "AAPL",
-    "AMZN",
-    "MSFT",
-    "IC MARKETS:1",
-)
+from finnhub_fake_feed import http_endpoints
+from finnhub_fake_feed.faults import GARBAGE_SAMPLES
+from finnhub_fake_feed.record import SentFrame, SentTradeLog
+from finnhub_fake_feed.trades import DEFAULT_KNOWN_SYMBOLS, TradeGenerator, symbol_rates
 
-GARBAGE_SAMPLES: tuple[str | bytes, ...] = (
-    "this is not json {",
-    "[1, 2, 3]",
-    '{"type": "trade", "data": [{"s": "BINANCE:BTCUSDT", "p": "cheap", "t": 1, "v": 1}]}',
-    '{"type": "trade", "data": "nope"}',
-    '{"data": []}',
-    b"\xff\xfe\x00binary junk",
-)
+log = structlog.get_logger("finnhub_fake_feed.server")
 
-_CONDITIONS = ("1", "8", "12", "24", "37")
-
-
-@dataclass(frozen=True, slots=True)
-class SentFrame:
-    connection_id: int
-    kind: str
-    """trade, ping, error, garbage, unknown (send_raw) or preload"""
-    raw: str | bytes
-    trades: tuple[dict[str, Any], ...] = ()
+# What `/sent` keeps unless told otherwise: at the in-cluster default of 5 trades/s over 4
+# symbols, the last ~40 minutes.
+DEFAULT_KEEP_TRADES = 50_000
 
 
 @dataclass(slots=True)
@@ -72,80 +48,8 @@ class _Client:
     subscribed_at: float | None = None
     preloaded: bool = False
     dropped: bool = False
-
-
-# Rough late-2026 levels for the default symbols, so a local run looks like a market; any other
-# symbol starts at a random level.
-_START_PRICES: dict[str, float] = {
-    "BINANCE:BTCUSDT": 90_000.0,
-    "BINANCE:ETHUSDT": 3_000.0,
-    "BINANCE:XRPUSDT": 2.0,
-    "BINANCE:DOGEUSDT": 0.15,
-}
-
-
-# Relative trade rates of the default symbols: an illustrative spread in the order Binance's
-# books show (BTC busiest, DOGE quietest), so a local run's symbols do not all look alike.
-REALISTIC_RATE_SHARES: dict[str, float] = {
-    "BINANCE:BTCUSDT": 2.0,
-    "BINANCE:ETHUSDT": 1.2,
-    "BINANCE:XRPUSDT": 0.5,
-    "BINANCE:DOGEUSDT": 0.3,
-}
-
-
-def symbol_rates(
-    symbols: Sequence[str], mean_rate: float, shares: Mapping[str, float] | None
-) -> dict[str, float]:
-    """Trades/s per symbol, averaging `mean_rate` over `symbols`; no share (or None) counts as 1.
-
-    The mean stays fixed whatever the spread, so `--rate` keeps meaning the same total load.
-    """
-    weights = {symbol: (shares or {}).get(symbol, 1.0) for symbol in symbols}
-    total = sum(weights.values())
-    if total <= 0:
-        return dict.fromkeys(symbols, 0.0)
-    return {symbol: mean_rate * len(symbols) * w / total for symbol, w in weights.items()}
-
-
-class TradeGenerator:
-    """Random-walk prices per symbol, log-normal volumes, conditions sometimes null. Pure."""
-
-    def __init__(self, rng: random.Random) -> None:
-        self._rng = rng
-        self._prices: dict[str, float] = {}
-
-    def trade(self, symbol: str, time_ms: int) -> dict[str, Any]:
-        rng = self._rng
-        price = self._prices.get(symbol) or _START_PRICES.get(symbol) or rng.uniform(0.1, 60000.0)
-        price *= math.exp(rng.gauss(0.0, 0.0005))
-        self._prices[symbol] = price
-        roll = rng.random()
-        # Finnhub sends null for most crypto trades and a list of codes for stocks.
-        conditions: list[str] | None
-        if roll < 0.4:
-            conditions = None
-        elif roll < 0.5:
-            conditions = []
-        else:
-            conditions = rng.sample(_CONDITIONS, rng.randint(1, 3))
-        return {
-            "c": conditions,
-            "p": round(price, 6),
-            "s": symbol,
-            "t": time_ms,
-            "v": round(rng.lognormvariate(0.0, 1.5), 6),
-        }
-
-    def frames(self, trades: list[dict[str, Any]], burst: int) -> list[list[dict[str, Any]]]:
-        """Cut trades into frames of 1..burst trades, keeping their order."""
-        frames = []
-        start = 0
-        while start < len(trades):
-            size = self._rng.randint(1, max(1, burst))
-            frames.append(trades[start : start + size])
-            start += size
-        return frames
+    trades_sent: int = 0
+    connected_at: float = field(default_factory=time.monotonic)
 
 
 class FakeFinnhub:
@@ -156,6 +60,10 @@ class FakeFinnhub:
     `rate_shares` spreads it unevenly (see `symbol_rates`); `preload_frames` are sent verbatim,
     as fast as possible, to each connection right after it subscribed (for throughput
     benchmarks, which need the same frames on every path they compare).
+
+    `record` keeps every frame for `sent_frames()` (unbounded: for tests); `keep_trades` bounds
+    the compact trade log `/sent` serves whatever `record` says. `summary_interval_s` logs a
+    `fake_feed_summary` event that often (None: never).
     """
 
     def __init__(
@@ -172,6 +80,8 @@ class FakeFinnhub:
         tick_s: float = 0.02,
         preload_frames: Sequence[str] = (),
         record: bool = True,
+        keep_trades: int = DEFAULT_KEEP_TRADES,
+        summary_interval_s: float | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -184,6 +94,9 @@ class FakeFinnhub:
         self.tick_s = tick_s
         self.preload_frames = tuple(preload_frames)
         self.record = record
+        self.summary_interval_s = summary_interval_s
+        self._trade_log = SentTradeLog(keep_trades)
+        self._serving = False
         self._generator = TradeGenerator(random.Random(seed))
         self._lock = threading.Lock()
         self._sent: list[SentFrame] = []
@@ -225,7 +138,8 @@ class FakeFinnhub:
 
     @property
     def url(self) -> str:
-        return f"ws://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"ws://{host}:{self.port}"
 
     # -- faults ----------------------------------------------------------------------------
 
@@ -269,6 +183,11 @@ class FakeFinnhub:
     def sent_trades(self) -> list[dict[str, Any]]:
         with self._lock:
             return [trade for frame in self._sent for trade in frame.trades]
+
+    def sent_report(self) -> dict[str, Any]:
+        """What `GET /sent` answers: the last `keep_trades` trades sent and the total count."""
+        with self._lock:
+            return self._trade_log.report()
 
     def received_messages(self) -> list[tuple[int, str | bytes]]:
         """What clients sent: (connection id, message)."""
@@ -318,22 +237,40 @@ class FakeFinnhub:
             self._handle,
             self.host,
             self.port,
-            process_request=self._check_token,
+            process_request=self._process_request,
             # Finnhub's trade frames are small; this bounds what a test client can make us hold.
             max_size=2**20,
         ) as server:
             self.port = _bound_port(server)
+            self._serving = True
+            log.info("fake_feed_listening", host=self.host, port=self.port, rate=self.rate)
             self._ready.set()
-            ticker = asyncio.create_task(self._tick_forever())
-            pinger = asyncio.create_task(self._ping_forever())
+            tasks = [
+                asyncio.create_task(self._tick_forever()),
+                asyncio.create_task(self._ping_forever()),
+            ]
+            if self.summary_interval_s is not None:
+                tasks.append(asyncio.create_task(self._summarize_forever(self.summary_interval_s)))
             await self._stopped.wait()
-            ticker.cancel()
-            pinger.cancel()
+            self._serving = False
+            for task in tasks:
+                task.cancel()
             server.close()
+        log.info("fake_feed_stopped", **self._summary())
 
-    def _check_token(self, connection: ServerConnection, request: Request) -> Response | None:
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Plain HTTP for the endpoints; otherwise the token check, then the websocket handshake."""
+        if http_endpoints.is_http_endpoint(request.path):
+            answer = http_endpoints.answer(request.path, self._serving, self.sent_report)
+            response = connection.respond(answer.status, answer.body)
+            # websockets' Headers holds every value set; assigning would add a second one.
+            del response.headers["Content-Type"]
+            response.headers["Content-Type"] = answer.content_type
+            return response
+        # The token stays in here: nothing about it but whether it matched is ever logged.
         token = parse_qs(urlsplit(request.path).query).get("token", [None])[0]
         if self.required_token is not None and token != self.required_token:
+            log.warning("fake_feed_client_rejected", remote=_remote(connection), reason="token")
             return connection.respond(HTTPStatus.UNAUTHORIZED, "invalid token\n")
         return None
 
@@ -342,16 +279,31 @@ class FakeFinnhub:
         with self._lock:
             self._clients[client.connection_id] = client
             self._connections_total += 1
+        log.info(
+            "fake_feed_client_connected",
+            connection_id=client.connection_id,
+            remote=_remote(connection),
+        )
+        # The iterator ends quietly on a close handshake and raises when the connection is lost.
+        reason = "closed"
         try:
             async for message in connection:
                 with self._lock:
                     self._received.append((client.connection_id, message))
                 await self._on_client_message(client, message)
         except ConnectionClosed:
-            pass
+            reason = "lost"
         finally:
             with self._lock:
                 self._clients.pop(client.connection_id, None)
+            log.info(
+                "fake_feed_client_disconnected",
+                connection_id=client.connection_id,
+                reason="dropped on request" if client.dropped else reason,
+                close_code=None if connection.close_code is None else int(connection.close_code),
+                trades_sent=client.trades_sent,
+                connected_s=round(time.monotonic() - client.connected_at, 3),
+            )
 
     async def _on_client_message(self, client: _Client, message: str | bytes) -> None:
         try:
@@ -389,8 +341,10 @@ class FakeFinnhub:
         except ConnectionClosed:
             return False
         # Recorded only once handed to the socket: a frame for a closed connection was not sent.
-        if self.record:
-            with self._lock:
+        client.trades_sent += len(trades)
+        with self._lock:
+            self._trade_log.add(trades)
+            if self.record:
                 self._sent.append(SentFrame(client.connection_id, kind, raw, trades))
         return True
 
@@ -421,6 +375,28 @@ class FakeFinnhub:
             if not self._quiet():
                 for client in list(self._clients.values()):
                     await self._send(client, ping, "ping")
+
+    def _summary(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "connections_open": len(self._clients),
+                "connections_total": self._connections_total,
+                "trades_sent_total": self._trade_log.total,
+            }
+
+    async def _summarize_forever(self, interval_s: float) -> None:
+        last_total = 0
+        while True:
+            await asyncio.sleep(interval_s)
+            summary = self._summary()
+            total = summary["trades_sent_total"]
+            log.info(
+                "fake_feed_summary",
+                **summary,
+                trades_sent_interval=total - last_total,
+                interval_s=interval_s,
+            )
+            last_total = total
 
     async def _tick_forever(self) -> None:
         owed: dict[tuple[int, str], float] = {}
@@ -467,64 +443,12 @@ class FakeFinnhub:
                 return
 
 
+def _remote(connection: ServerConnection) -> str:
+    address = connection.remote_address
+    return f"{address[0]}:{address[1]}" if address else "unknown"
+
+
 def _bound_port(server: Server) -> int:
     for sock in server.sockets:
         return sock.getsockname()[1]
     raise RuntimeError("fake Finnhub has no listening socket")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="finnhub-fake-server",
-        description="Local fake of Finnhub's trade websocket. SIGUSR1 drops every connection, "
-        "SIGUSR2 sends garbage frames; SIGINT/SIGTERM stop it.",
-    )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
-    parser.add_argument(
-        "--rate", type=float, default=5.0, help="trades/s per symbol, on average over the symbols"
-    )
-    parser.add_argument(
-        "--rate-spread",
-        choices=("realistic", "uniform"),
-        default="realistic",
-        help="realistic: BTC busiest, DOGE quietest (same total); uniform: every symbol at --rate",
-    )
-    parser.add_argument("--burst", type=int, default=5, help="most trades in one frame")
-    parser.add_argument("--ping-interval", type=float, default=5.0, help="seconds between pings")
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument(
-        "--symbols", default="", help="comma-separated symbols to list besides the defaults"
-    )
-    args = parser.parse_args(argv)
-    extra = [s.strip() for s in args.symbols.split(",") if s.strip()]
-    server = FakeFinnhub(
-        host=args.host,
-        port=args.port,
-        rate=args.rate,
-        rate_shares=REALISTIC_RATE_SHARES if args.rate_spread == "realistic" else None,
-        burst=args.burst,
-        ping_interval_s=args.ping_interval,
-        known_symbols=[*DEFAULT_KNOWN_SYMBOLS, *extra],
-        seed=args.seed,
-        # A long-running server must not remember every trade it ever sent.
-        record=False,
-    )
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(
-        signal.SIGUSR1, lambda *_: threading.Thread(target=server.drop_connections).start()
-    )
-    signal.signal(signal.SIGUSR2, lambda *_: threading.Thread(target=server.send_garbage).start())
-    server.start()
-    print(f"fake Finnhub listening on {server.url}", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        while not stop.wait(0.5):
-            pass
-    server.stop()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
