@@ -71,7 +71,7 @@ deploy-local: setup
 	$(UV) run --frozen python tools/pulumi/deploy_local.py
 
 destroy-local: setup
-	$(UV) run --frozen python tools/pulumi/deploy_local.py --destroy
+	$(UV) run --frozen python tools/pulumi/deploy_local.py destroy
 
 # A real single-node Kubernetes on this machine, from package registries only
 # (apps/local-cluster/README.md). Needs root; builds its binaries on first use.

@@ -38,6 +38,7 @@ images = AppImages(
         registry_url=bootstrap.registry_url,
         config=cfg.images,
         repo_root=str(REPO_ROOT),
+        with_fake_feed=cfg.fake_feed.enabled,
     ),
 )
 kafka = KafkaStack(

@@ -87,8 +87,9 @@ class ImagesConfig(ConfigModel):
     Dockerfiles (minikube, eks). `source: prebuilt` deploys the digests `finnhub-images build`
     recorded in `referencesFile` (relative to the repository): CI or `make deploy-local` builds
     once, the stack deploys exactly that. `baseImages` overrides the Dockerfiles' pinned bases by
-    kind (`python`, `jvm`: a mirror); unset keeps the Dockerfiles' own. Kafka's and Cassandra's versions are not stack
-    settings: they are local-stack's pins, so every stack runs what the tests run.
+    kind (`python`, `jvm`: a mirror); unset keeps the Dockerfiles' own. Kafka's and Cassandra's
+    versions are not stack settings: they are local-stack's pins, so every stack runs what the
+    tests run.
     """
 
     source: Literal["build", "prebuilt"] = "build"

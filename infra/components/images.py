@@ -21,13 +21,13 @@ import pulumi
 from finnhub_images.catalog import IMAGES, ImageSpec, build_arguments, image_name
 from finnhub_images.contexts import ContextBuilder, ContextError
 from finnhub_images.references import ReferencesError, read_references
+from finnhub_infra.config import ImagesConfig
 from local_stack.artifacts import JarResolver
 from local_stack.errors import LocalStackError
 from local_stack.settings import LocalStackSettings
 
-from finnhub_infra.config import ImagesConfig
-
-IMAGE_NAMES = tuple(image.name for image in IMAGES)
+# Only a stack that runs the in-cluster fake feed needs its image.
+OPTIONAL_IMAGES = ("fake-feed",)
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,15 @@ class AppImagesArgs:
     registry_url: pulumi.Input[str]
     config: ImagesConfig
     repo_root: str
+    with_fake_feed: bool = False
+
+
+def wanted_images(with_fake_feed: bool) -> tuple[ImageSpec, ...]:
+    return tuple(
+        image
+        for image in IMAGES
+        if image.name not in OPTIONAL_IMAGES or (with_fake_feed and image.name == "fake-feed")
+    )
 
 
 def docker_build_args(
@@ -49,7 +58,9 @@ def docker_build_args(
     }
 
 
-def prepare_contexts(repo_root: Path, cfg: ImagesConfig) -> dict[str, Path]:
+def prepare_contexts(
+    repo_root: Path, cfg: ImagesConfig, images: tuple[ImageSpec, ...]
+) -> dict[str, Path]:
     """Each image's build context, made before the docker provider reads it. A missing tool or
     a failed resolution stops the program with one message naming the image, not a traceback."""
     builder = ContextBuilder(
@@ -59,7 +70,7 @@ def prepare_contexts(repo_root: Path, cfg: ImagesConfig) -> dict[str, Path]:
         docker_platform=cfg.platform,
     )
     contexts = {}
-    for image in IMAGES:
+    for image in images:
         try:
             contexts[image.name] = builder.prepare(image)
         except (ContextError, LocalStackError) as error:
@@ -67,11 +78,15 @@ def prepare_contexts(repo_root: Path, cfg: ImagesConfig) -> dict[str, Path]:
     return contexts
 
 
-def prebuilt_references(repo_root: Path, cfg: ImagesConfig) -> dict[str, str]:
+def prebuilt_references(
+    repo_root: Path, cfg: ImagesConfig, images: tuple[ImageSpec, ...]
+) -> dict[str, str]:
+    names = [image.name for image in images]
     try:
-        return read_references(repo_root / cfg.references_file, IMAGE_NAMES)
+        refs = read_references(repo_root / cfg.references_file, names)
     except ReferencesError as error:
         raise pulumi.RunError(str(error)) from error
+    return {name: refs[name] for name in names}
 
 
 class AppImages(pulumi.ComponentResource):
@@ -81,36 +96,42 @@ class AppImages(pulumi.ComponentResource):
     processor: pulumi.Output[str]
     kafka: pulumi.Output[str]
     cassandra: pulumi.Output[str]
+    fake_feed: pulumi.Output[str] | None
 
     def __init__(
         self, name: str, args: AppImagesArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("finnhub:infra:AppImages", name, None, opts)
         repo_root = Path(args.repo_root)
+        images = wanted_images(args.with_fake_feed)
         refs: dict[str, pulumi.Output[str]]
         if args.config.source == "prebuilt":
             refs = {
                 image: pulumi.Output.from_input(ref)
-                for image, ref in prebuilt_references(repo_root, args.config).items()
-                if image in IMAGE_NAMES
+                for image, ref in prebuilt_references(repo_root, args.config, images).items()
             }
         else:
-            refs = self._build(name, args, prepare_contexts(repo_root, args.config))
+            refs = self._build(name, args, images, prepare_contexts(repo_root, args.config, images))
         self.producer = refs["producer"]
         self.processor = refs["processor"]
         self.kafka = refs["kafka"]
         self.cassandra = refs["cassandra"]
+        self.fake_feed = refs.get("fake-feed")
         self.register_outputs(refs)
 
     def _build(
-        self, name: str, args: AppImagesArgs, contexts: dict[str, Path]
+        self,
+        name: str,
+        args: AppImagesArgs,
+        images: tuple[ImageSpec, ...],
+        contexts: dict[str, Path],
     ) -> dict[str, pulumi.Output[str]]:
         # Imported here: a prebuilt stack needs no docker provider plugin at all.
         import pulumi_docker as docker
 
         registry = pulumi.Output.from_input(args.registry_url)
         refs = {}
-        for image in IMAGES:
+        for image in images:
             built = docker.Image(
                 f"{name}-{image.name}",
                 image_name=registry.apply(

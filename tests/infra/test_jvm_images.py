@@ -1,32 +1,29 @@
 """The Kafka and Cassandra images (`images/*/Dockerfile`) against local-stack's pins and the
-components' container contract. No Docker engine here, so these read the Dockerfiles; the
-commands themselves run for real in test_jvm_image_contract.py."""
+components' container contract, read from the Dockerfiles. The rendered commands run for real in
+test_jvm_image_contract.py; the images are built and run for real in tests/images."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import tomllib
 from pathlib import Path
 from typing import Any
 
-import pulumi
 import pytest
+from finnhub_images.catalog import CASSANDRA, CQLSH_VERSION, KAFKA, ImageSpec
 from finnhub_infra.components import cassandra, kafka
 from finnhub_infra.components.cassandra_container import NodePaths
-from finnhub_infra.components.images import CQLSH_VERSION, JVM_IMAGES, JvmImage, resolve_jar_dirs
 from finnhub_infra.components.kafka_container import BrokerPaths
 from finnhub_infra.config import CassandraConfig, KafkaConfig
 from infra_harness import Rendered
-from local_stack.artifacts import CASSANDRA_VERSION, KAFKA_VERSION, JarResolver
+from local_stack.artifacts import CASSANDRA_VERSION, KAFKA_VERSION
 from local_stack.cassandra import DAEMON_MAIN
 from local_stack.kafka import SERVER_MAIN, STORAGE_TOOL_MAIN
-from local_stack.settings import LocalStackSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "registry.test/finnhub-jvm@sha256:" + "34" * 32
+JVM_IMAGES = (KAFKA, CASSANDRA)
 BY_NAME = {image.name: image for image in JVM_IMAGES}
 UIDS = {"kafka": kafka.KAFKA_UID, "cassandra": cassandra.CASSANDRA_UID}
 LIB_DIRS = {"kafka": BrokerPaths().libs, "cassandra": NodePaths().lib}
@@ -59,7 +56,7 @@ def cassandra_pod() -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("image", JVM_IMAGES, ids=lambda i: i.name)
-def test_version_build_args_have_no_default_of_their_own(image: JvmImage) -> None:
+def test_version_build_args_have_no_default_of_their_own(image: ImageSpec) -> None:
     # The only pin is local_stack.artifacts; a default here could silently differ from it.
     defaults = build_arg_defaults(image.name)
     for arg in image.build_args:
@@ -70,16 +67,16 @@ def test_version_build_args_have_no_default_of_their_own(image: JvmImage) -> Non
 def test_the_program_passes_local_stacks_pins_as_build_args() -> None:
     assert BY_NAME["kafka"].build_args["KAFKA_VERSION"] == KAFKA_VERSION
     assert BY_NAME["cassandra"].build_args["CASSANDRA_VERSION"] == CASSANDRA_VERSION
-    assert BY_NAME["kafka"].jar_set.artifacts[0].version == KAFKA_VERSION
-    assert BY_NAME["cassandra"].jar_set.artifacts[0].version == CASSANDRA_VERSION
+    assert BY_NAME["kafka"].jar_sets["jars"].artifacts[0].version == KAFKA_VERSION
+    assert BY_NAME["cassandra"].jar_sets["jars"].artifacts[0].version == CASSANDRA_VERSION
 
 
 @pytest.mark.parametrize("image", JVM_IMAGES, ids=lambda i: i.name)
-def test_build_refuses_a_context_of_another_version(image: JvmImage) -> None:
+def test_build_refuses_a_context_of_another_version(image: ImageSpec) -> None:
     # Every artifact of the set at the pinned version must be present by its jar name.
     checks = " ".join(line for line in instructions(image.name) if line.startswith("RUN "))
     lib = LIB_DIRS[image.name]
-    for artifact in image.jar_set.artifacts:
+    for artifact in image.jar_sets["jars"].artifacts:
         if artifact.version == image.version:
             var = next(iter(image.build_args))
             assert f"{lib}/{artifact.artifact}-${{{var}}}.jar" in checks, artifact
@@ -96,7 +93,7 @@ def test_base_is_a_pinned_debian_with_its_jre_17(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(BY_NAME))
 def test_jars_land_where_the_rendered_classpath_reads_them(name: str) -> None:
-    assert f"COPY *.jar {LIB_DIRS[name]}/" in instructions(name)
+    assert f"COPY jars/ {LIB_DIRS[name]}/" in instructions(name)
 
 
 @pytest.mark.parametrize("name", sorted(BY_NAME))
@@ -211,58 +208,3 @@ def test_both_stacks_run_the_contract_the_images_are_built_for(any_stack: Render
         data = any_stack.manifest("ConfigMap", config_map)["data"]
         assert prepare["command"][1].rsplit("/", 1)[-1] in data, name
         assert "entrypoint" not in json.dumps(pod).lower(), name
-
-
-def test_program_stops_with_local_stacks_message_when_maven_is_missing(tmp_path: Path) -> None:
-    settings = LocalStackSettings(cache_dir=tmp_path, mvn="no-such-mvn-here")
-    with pytest.raises(pulumi.RunError, match=r"kafka jar set.*no-such-mvn-here.*not on PATH"):
-        resolve_jar_dirs(ROOT, settings)
-
-
-def test_resolved_jar_dirs_are_local_stacks_own_cache() -> None:
-    dirs = resolve_jar_dirs(ROOT)
-    for image in JVM_IMAGES:
-        assert dirs[image.name] == JarResolver(LocalStackSettings()).jar_dir(image.jar_set)
-
-
-def run_layout_step(image: JvmImage, root: Path, version: str) -> subprocess.CompletedProcess[str]:
-    """The Dockerfile's RUN after `COPY *.jar`, run by `sh` with `/opt/<name>` moved to `root`,
-    where the jar folder (the build context) is linked in as the COPY would place it."""
-    lines = instructions(image.name)
-    copy = next(i for i, line in enumerate(lines) if line.startswith("COPY *.jar "))
-    step = next(line for line in lines[copy:] if line.startswith("RUN ")).removeprefix("RUN ")
-    home = root / "opt" / image.name
-    lib = Path(LIB_DIRS[image.name].replace(f"/opt/{image.name}", str(home)))
-    lib.parent.mkdir(parents=True)
-    lib.symlink_to(resolve_jar_dirs(ROOT)[image.name])
-    var = next(iter(image.build_args))
-    return subprocess.run(
-        ["sh", "-c", step.replace(f"/opt/{image.name}", str(home))],
-        env={"PATH": os.environ["PATH"], var: version},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-@pytest.mark.parametrize("image", JVM_IMAGES, ids=lambda i: i.name)
-def test_dockerfile_layout_step_accepts_the_resolved_jar_set_at_the_pin(
-    image: JvmImage, tmp_path: Path
-) -> None:
-    result = run_layout_step(image, tmp_path, image.version)
-    assert result.returncode == 0, result.stderr
-    if image.name == "cassandra":
-        agent = Path(
-            NodePaths().jamm_agent.replace("/opt/cassandra", str(tmp_path / "opt/cassandra"))
-        )
-        assert agent.is_file()
-
-
-@pytest.mark.parametrize("image", JVM_IMAGES, ids=lambda i: i.name)
-def test_dockerfile_layout_step_refuses_a_jar_set_of_another_version(
-    image: JvmImage, tmp_path: Path
-) -> None:
-    result = run_layout_step(image, tmp_path, "0.0.1")
-    assert result.returncode != 0
-    assert "holds no" in result.stderr and "0.0.1" in result.stderr

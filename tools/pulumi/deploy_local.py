@@ -9,7 +9,9 @@
 
 Like `make preview`, it works on a staged copy of the Pulumi files under `.state/pulumi/deploy/`
 (the committed `Pulumi.local.yaml` never changes; the stack's salt and the throwaway Finnhub
-token live in the staged copy). `--destroy` runs `pulumi destroy` on the same stack instead.
+token live in the staged copy). `preview` and `destroy` run those on the same staged stack,
+after neither the cluster step nor the image build; any further arguments go to Pulumi
+(`deploy_local.py preview --expect-no-changes`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from local_cluster.settings import LocalClusterSettings
 
 STACK = "local"
 STATE_DIR = preview.ROOT / ".state" / "pulumi" / "deploy"
+REFERENCES_NAME = "image-references.json"
 # The namespace and its labels as terraform-bootstrap/main.tf makes them (baseline enforced).
 NAMESPACE_LABELS = {
     "app.kubernetes.io/part-of": "finnhub-pipeline",
@@ -57,6 +60,21 @@ def stack_bootstrap(stack_file: Path) -> dict[str, str]:
     return given
 
 
+def follow_the_cluster(stack_file: Path, registry: str, references: Path) -> None:
+    """The staged stack names the registry of the cluster actually used (LOCAL_CLUSTER_* may
+    move its port: the tests run a cluster of their own beside yours) and this deploy's own
+    references file, so two deploys on one machine never read each other's digests."""
+    staged = preview.read_yaml(stack_file) or {}
+    config = staged.setdefault("config", {})
+    bootstrap = dict(config.get("finnhub-pipeline:bootstrap") or {})
+    bootstrap["registryUrl"] = registry
+    config["finnhub-pipeline:bootstrap"] = bootstrap
+    images = dict(config.get("finnhub-pipeline:images") or {})
+    images["referencesFile"] = str(references)
+    config["finnhub-pipeline:images"] = images
+    stack_file.write_text(preview.yaml.safe_dump(staged, sort_keys=False))
+
+
 def step(what: str) -> float:
     print(f"deploy-local: {what}", file=sys.stderr, flush=True)
     return time.monotonic()
@@ -68,15 +86,23 @@ def run(command: list[str], what: str, **kwargs: object) -> None:
         raise SystemExit(f"deploy-local: {what} failed (exit {result.returncode}); see above")
 
 
-def deploy(destroy: bool, extra: list[str]) -> int:
+VERBS = {
+    "up": ["up", "--yes", "--diff"],
+    "preview": ["preview", "--diff"],
+    "destroy": ["destroy", "--yes"],
+}
+
+
+def deploy(action: str, state_dir: Path, extra: list[str]) -> int:
     settings = LocalClusterSettings()
+    references = state_dir / REFERENCES_NAME
     layout = Layout(settings.resolved_state_dir)
     kubeconfig = layout.kubeconfig("admin")
     kubectl = str(settings.bin_dir / "kubectl")
     given = stack_bootstrap(preview.ROOT / f"Pulumi.{STACK}.yaml")
     timings: dict[str, float] = {}
 
-    if not destroy:
+    if action == "up":
         started = step("local-cluster up")
         run([sys.executable, "-m", "local_cluster", "up"], "local-cluster up")
         timings["cluster"] = time.monotonic() - started
@@ -103,6 +129,8 @@ def deploy(destroy: bool, extra: list[str]) -> int:
                 f"jvm={local_base_reference(settings.registry_address, PYTHON_JRE)}",
                 "--docker-host",
                 f"unix://{layout.docker_socket}",
+                "--references",
+                str(references),
             ],
             "building the images",
         )
@@ -116,16 +144,17 @@ def deploy(destroy: bool, extra: list[str]) -> int:
     print(cli.reason.replace("preview:", "deploy-local:"), file=sys.stderr, flush=True)
     run(preview.install_command(cli), "building the Pulumi toolchain")
 
-    paths = preview.PreviewPaths.under(STATE_DIR, STACK)
+    paths = preview.PreviewPaths.under(state_dir, STACK)
     preview.stage_project(STACK, paths)
+    follow_the_cluster(
+        paths.project / f"Pulumi.{STACK}.yaml", settings.registry_address, references
+    )
     # The real cluster, not the preview's unreachable one.
     paths.kubeconfig.write_text(kubeconfig.read_text())
     paths.backend.mkdir(parents=True, exist_ok=True)
     paths.home.mkdir(parents=True, exist_ok=True)
     preview.link_uv(
-        preview.uv_executable(
-            os.environ.get("UV"), preview.shutil.which("uv"), preview.PROJECT_UV
-        ),
+        preview.uv_executable(os.environ.get("UV"), preview.shutil.which("uv"), preview.PROJECT_UV),
         paths.uv_dir,
     )
     env = preview.preview_environment(paths)
@@ -164,20 +193,25 @@ def deploy(destroy: bool, extra: list[str]) -> int:
             ),
             "config set",
         )
-    started = step("pulumi destroy" if destroy else "pulumi up")
-    verb = ["destroy", "--yes"] if destroy else ["up", "--yes", "--diff"]
-    code = preview.pulumi(cli, [*verb, "--stack", STACK, *extra], paths, env)
+    started = step(f"pulumi {action}")
+    code = preview.pulumi(cli, [*VERBS[action], "--stack", STACK, *extra], paths, env)
     timings["pulumi"] = time.monotonic() - started
     summary = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in timings.items())
-    print(f"deploy-local: {'destroy' if destroy else 'up'} exit {code} ({summary})", flush=True)
+    print(f"deploy-local: {action} exit {code} ({summary})", flush=True)
     return code
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--destroy", action="store_true", help="pulumi destroy the local stack")
+    parser.add_argument("action", nargs="?", choices=sorted(VERBS), default="up")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=STATE_DIR,
+        help="the stack's backend, staged files and image references (default: %(default)s)",
+    )
     args, extra = parser.parse_known_args(argv)
-    return deploy(args.destroy, extra)
+    return deploy(args.action, args.state_dir.resolve(), extra)
 
 
 if __name__ == "__main__":

@@ -55,6 +55,9 @@ BASE_KINDS = ("python", "jvm")
 PRODUCER = ImageSpec(
     "producer", "apps/producer/Dockerfile", python_package="finnhub-producer", base="python"
 )
+FAKE_FEED = ImageSpec(
+    "fake-feed", "apps/fake-feed/Dockerfile", python_package="finnhub-fake-feed", base="python"
+)
 PROCESSOR = ImageSpec(
     "processor",
     "apps/processor/Dockerfile",
@@ -78,7 +81,7 @@ CASSANDRA = ImageSpec(
     version=CASSANDRA_VERSION,
     build_args={"CASSANDRA_VERSION": CASSANDRA_VERSION, "CQLSH_VERSION": CQLSH_VERSION},
 )
-IMAGES: tuple[ImageSpec, ...] = (PRODUCER, PROCESSOR, KAFKA, CASSANDRA)
+IMAGES: tuple[ImageSpec, ...] = (PRODUCER, FAKE_FEED, PROCESSOR, KAFKA, CASSANDRA)
 BY_NAME = {image.name: image for image in IMAGES}
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 from local_stack.artifacts import JarResolver
 from local_stack.errors import LocalStackError
@@ -27,9 +26,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     build = sub.add_parser("build", help="build, push and pin images")
     build.add_argument("--registry", required=True, help="push to this registry (host:port)")
     build.add_argument("--tag", default=DEFAULT_TAG, help="the project's image tag")
-    build.add_argument(
-        "--only", default="", help=f"comma-separated subset of {', '.join(BY_NAME)}"
-    )
+    build.add_argument("--only", default="", help=f"comma-separated subset of {', '.join(BY_NAME)}")
     build.add_argument(
         "--base-image",
         action="append",

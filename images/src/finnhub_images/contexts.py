@@ -15,6 +15,8 @@ Layout of `<contexts>/<image>/` (each part only where the catalog asks for it):
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import shutil
 import subprocess
@@ -76,24 +78,51 @@ class ContextBuilder:
     uv: str | None = None
 
     def prepare(self, image: ImageSpec) -> Path:
-        """(Re)make the context of `image` and return its folder."""
+        """Make the context of `image` unless it is current; return its folder.
+
+        Current = the marker holds the fingerprint of everything the context is made from (the
+        exported lock, the workspace members' files, the jar sets, the entry scripts), so the
+        Pulumi program can call this on every run and a preview stays a check, not a copy.
+        A file lock keeps two builds (a deploy and a test, say) from making one context at once.
+        """
         context = self.contexts_dir / image.name
-        if context.exists():
-            shutil.rmtree(context)
-        context.mkdir(parents=True)
-        if image.python_package:
-            self._python_package(image, context)
-        for folder, jar_set in image.jar_sets.items():
-            self.jar_resolver.jars(jar_set)
-            _copy_files(self.jar_resolver.jar_dir(jar_set), context / folder, "*.jar")
-        if image.entry_dir:
-            shutil.copytree(self.repo_root / image.entry_dir, context / "entry")
-        for folder, requirements in image.extra_python.items():
-            self._install(image, context / folder, list(requirements), self._lock_constraints())
+        self.contexts_dir.mkdir(parents=True, exist_ok=True)
+        with (self.contexts_dir / f"{image.name}.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            exported = self._export(image) if image.python_package else ""
+            fingerprint = self._fingerprint(image, exported)
+            marker = context / ".prepared"
+            if marker.is_file() and marker.read_text() == fingerprint:
+                return context
+            if context.exists():
+                shutil.rmtree(context)
+            context.mkdir(parents=True)
+            self._make(image, context, exported)
+            marker.write_text(fingerprint)
         return context
 
-    def _python_package(self, image: ImageSpec, context: Path) -> None:
-        exported = self._uv(
+    def _fingerprint(self, image: ImageSpec, exported: str) -> str:
+        digest = hashlib.sha256(repr(image).encode())
+        digest.update(exported.encode())
+        _, members = split_requirements(exported)
+        folders = [self.repo_root / member for member in members]
+        if image.entry_dir:
+            folders.append(self.repo_root / image.entry_dir)
+        for folder in folders:
+            for path in sorted(folder.rglob("*")):
+                if path.is_file() and "__pycache__" not in path.parts:
+                    digest.update(str(path.relative_to(self.repo_root)).encode())
+                    digest.update(path.read_bytes())
+        for jar_set in image.jar_sets.values():
+            self.jar_resolver.jars(jar_set)
+            for jar in sorted(self.jar_resolver.jar_dir(jar_set).glob("*.jar")):
+                digest.update(f"{jar.name}:{jar.stat().st_size}".encode())
+        if image.extra_python:
+            digest.update((self.repo_root / "uv.lock").read_bytes())
+        return digest.hexdigest()
+
+    def _export(self, image: ImageSpec) -> str:
+        return self._uv(
             image,
             "export",
             "--frozen",
@@ -105,6 +134,19 @@ class ContextBuilder:
             "--package",
             str(image.python_package),
         )
+
+    def _make(self, image: ImageSpec, context: Path, exported: str) -> None:
+        if image.python_package:
+            self._python_package(image, context, exported)
+        for folder, jar_set in image.jar_sets.items():
+            self.jar_resolver.jars(jar_set)
+            _copy_files(self.jar_resolver.jar_dir(jar_set), context / folder, "*.jar")
+        if image.entry_dir:
+            shutil.copytree(self.repo_root / image.entry_dir, context / "entry")
+        for folder, requirements in image.extra_python.items():
+            self._install(image, context / folder, list(requirements), self._lock_constraints())
+
+    def _python_package(self, image: ImageSpec, context: Path, exported: str) -> None:
         pins, members = split_requirements(exported)
         (context / "requirements.txt").write_text("\n".join(pins + members) + "\n")
         self._install(image, context / "site-packages", pins)
@@ -128,7 +170,11 @@ class ContextBuilder:
         return path
 
     def _install(
-        self, image: ImageSpec, target: Path, requirements: Sequence[str], constraints: Path | None = None
+        self,
+        image: ImageSpec,
+        target: Path,
+        requirements: Sequence[str],
+        constraints: Path | None = None,
     ) -> None:
         if not requirements:
             target.mkdir(parents=True, exist_ok=True)

@@ -34,7 +34,8 @@ def parse_references(text: str, required: Iterable[str], source: str) -> dict[st
     for name, ref in data.items():
         if not isinstance(ref, str) or not DIGEST_REFERENCE.match(ref):
             raise ReferencesError(
-                f"{source}: image {name!r} must be a digest reference (repo@sha256:...), got {ref!r}"
+                f"{source}: image {name!r} must be a digest reference (repo@sha256:...), "
+                f"got {ref!r}"
             )
         refs[name] = ref
     return refs
