@@ -8,9 +8,10 @@ from them here: nothing lost, nothing duplicated.
 
 import dataclasses
 import os
+import sys
 import time
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +24,9 @@ from finnhub_fake_feed.server import FakeFinnhub
 from finnhub_fake_feed.trades import DEFAULT_KNOWN_SYMBOLS
 from local_stack.pipeline import ChildSpec, Pipeline, processor_spec, producer_spec
 from local_stack.schema import create_topics
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from expected_windows import expected_windows
 
 pytestmark = [pytest.mark.services, pytest.mark.spark]
 
@@ -86,25 +90,7 @@ def _at(trade: dict[str, Any]) -> datetime:
 
 
 def _expected_windows(sent: list[dict[str, Any]]) -> dict[tuple[str, datetime], dict[str, Any]]:
-    trades_of: dict[tuple[str, datetime], list[dict[str, Any]]] = defaultdict(list)
-    for trade in sent:  # in sending order, which is Kafka order per symbol
-        start_ms = trade["t"] // WINDOW_MS * WINDOW_MS
-        trades_of[(trade["s"], datetime.fromtimestamp(start_ms / 1000, UTC))].append(trade)
-    windows = {}
-    for key, trades in trades_of.items():
-        volume = sum(t["v"] for t in trades)
-        price_volume = sum(t["p"] * t["v"] for t in trades)
-        windows[key] = {
-            "open": min(trades, key=lambda t: t["t"])["p"],
-            "close": max(reversed(trades), key=lambda t: t["t"])["p"],
-            "high": max(t["p"] for t in trades),
-            "low": min(t["p"] for t in trades),
-            "volume": volume,
-            "vwap": price_volume / volume,
-            "average": price_volume / len(trades),
-            "trade_count": len(trades),
-        }
-    return windows
+    return expected_windows(sent, WINDOW_MS)
 
 
 @pytest.fixture(scope="module")

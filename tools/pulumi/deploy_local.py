@@ -93,7 +93,7 @@ VERBS = {
 }
 
 
-def deploy(action: str, state_dir: Path, extra: list[str]) -> int:
+def deploy(action: str, state_dir: Path, build_images: bool, extra: list[str]) -> int:
     settings = LocalClusterSettings()
     references = state_dir / REFERENCES_NAME
     layout = Layout(settings.resolved_state_dir)
@@ -114,6 +114,7 @@ def deploy(action: str, state_dir: Path, extra: list[str]) -> int:
             text=True,
         )
 
+    if action == "up" and build_images:
         started = step("building and pushing the images (finnhub-images build)")
         run(
             [
@@ -122,7 +123,7 @@ def deploy(action: str, state_dir: Path, extra: list[str]) -> int:
                 "finnhub_images.cli",
                 "build",
                 "--registry",
-                given["registryUrl"],
+                settings.registry_address,
                 "--base-image",
                 f"python={local_base_reference(settings.registry_address, PYTHON_311)}",
                 "--base-image",
@@ -205,13 +206,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", nargs="?", choices=sorted(VERBS), default="up")
     parser.add_argument(
+        "--skip-images",
+        action="store_true",
+        help="deploy the digests already in the references file instead of building",
+    )
+    parser.add_argument(
         "--state-dir",
         type=Path,
         default=STATE_DIR,
         help="the stack's backend, staged files and image references (default: %(default)s)",
     )
     args, extra = parser.parse_known_args(argv)
-    return deploy(args.action, args.state_dir.resolve(), extra)
+    return deploy(args.action, args.state_dir.resolve(), not args.skip_images, extra)
 
 
 if __name__ == "__main__":
