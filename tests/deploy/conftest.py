@@ -20,7 +20,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from deploy_harness import CLUSTER_ENV, Deployment
+from deploy_harness import CLUSTER_ENV, ROOT, Deployment
 
 
 def _unavailable(reason: str) -> None:
@@ -50,7 +50,10 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     }
     logs = base / "logs"
     logs.mkdir()
-    deployment = Deployment(env, base / "pulumi", cluster_state, token, logs)
+    # Inside the repository: the Pulumi program's uv toolchain must find the workspace (its lock
+    # and venv) above the staged project, as it does for `make deploy-local`.
+    pulumi_dir = ROOT / ".state" / "tests" / f"deploy-{secrets.token_hex(4)}"
+    deployment = Deployment(env, pulumi_dir, cluster_state, token, logs)
     try:
         yield deployment
     finally:
@@ -64,3 +67,4 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             check=False,
         )
         shutil.rmtree(cluster_state, ignore_errors=True)
+        shutil.rmtree(pulumi_dir, ignore_errors=True)

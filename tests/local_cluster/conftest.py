@@ -27,7 +27,8 @@ def _unavailable(reason: str) -> None:
 
 
 def _test_settings(state_dir: Path) -> LocalClusterSettings:
-    # Not the defaults: a developer's own `local-cluster up` may be running beside the tests.
+    # Not the defaults, so its state, bridge and ports never touch a developer's cluster (which
+    # must be down meanwhile: only one local-cluster can run on a machine, see claim_machine).
     return LocalClusterSettings(
         state_dir=state_dir,
         node_name="lc-test",

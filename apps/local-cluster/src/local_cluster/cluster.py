@@ -70,6 +70,44 @@ class ComponentStatus:
     log_file: Path
 
 
+# Which cluster holds this machine. kube-proxy's and the kubelet's iptables chains (KUBE-SERVICES,
+# KUBE-FIREWALL, ...) and `kube-proxy --cleanup` are machine-wide: a second cluster's kube-proxy
+# rewrites the first one's Services away (seen: CoreDNS of both crash-looping, pods killed).
+ACTIVE_CLUSTER_FILE = Path("/run/local-cluster/active")
+
+
+def running_cluster(state: Path, active_file: Path = ACTIVE_CLUSTER_FILE) -> Path | None:
+    """The state dir of another cluster that is up on this machine, if any."""
+    if not active_file.is_file():
+        return None
+    other = Path(active_file.read_text().strip())
+    if other == state:
+        return None
+    for pid_file in (other / "pids").glob("*.pid"):
+        with contextlib.suppress(OSError, ValueError):
+            if processes.is_running(int(pid_file.read_text().strip()), str(other)):
+                return other
+    return None
+
+
+def claim_machine(state: Path, active_file: Path = ACTIVE_CLUSTER_FILE) -> None:
+    other = running_cluster(state, active_file)
+    if other is not None:
+        raise LocalClusterError(
+            f"another local-cluster is up on this machine (state dir {other}); their iptables "
+            "chains are machine-wide, so two cannot run at once: stop it first with "
+            f"`LOCAL_CLUSTER_STATE_DIR={other} local-cluster down`"
+        )
+    active_file.parent.mkdir(parents=True, exist_ok=True)
+    active_file.write_text(f"{state}\n")
+
+
+def release_machine(state: Path, active_file: Path = ACTIVE_CLUSTER_FILE) -> None:
+    with contextlib.suppress(OSError):
+        if Path(active_file.read_text().strip()) == state:
+            active_file.unlink()
+
+
 class LocalCluster:
     def __init__(
         self,
@@ -125,6 +163,7 @@ class LocalCluster:
     def up(self) -> UpReport:
         started = time.monotonic()
         packages.require_root("local-cluster up")
+        claim_machine(self.layout.state)
         report = UpReport()
         packages.install_missing(self.report)
         report.built = binaries.ensure_built(
@@ -623,6 +662,7 @@ class LocalCluster:
         for entry in self.layout.cni_ipam.glob("*/*"):
             with contextlib.suppress(OSError):
                 entry.unlink()
+        release_machine(self.layout.state)
         return stopped
 
     def _drain_pods(self) -> None:
