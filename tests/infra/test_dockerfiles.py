@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from finnhub_infra.components.spark_operator import MAIN_APPLICATION_FILE, SPARK_UID
+from finnhub_infra.components.processor_workload import MAIN_APPLICATION_FILE, SPARK_UID
 from finnhub_infra.config import ProducerConfig
 
 ROOT = Path(__file__).resolve().parents[2]

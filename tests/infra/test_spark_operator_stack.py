@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from finnhub_infra.components.spark_operator import (
-    MAIN_APPLICATION_FILE,
-    SparkOperatorStack,
-    SparkOperatorStackArgs,
-)
+from finnhub_infra.components.processor_workload import MAIN_APPLICATION_FILE
+from finnhub_infra.components.spark_operator import SparkOperatorStack, SparkOperatorStackArgs
 from finnhub_infra.config import SparkConfig
 from infra_harness import Rendered, run_mocked
 
