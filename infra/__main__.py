@@ -1,8 +1,9 @@
 """The pipeline on Kubernetes: read the stack's typed config, compose the components.
 
 Order of reading: `config.py` (what a stack may set), then the components in the order below,
-which is the data flow: images, Kafka, Cassandra, the processor on the spark-operator, Grafana,
-the producer, and the network policies that allow exactly that flow.
+which is the data flow: images, Kafka, Cassandra, the processor (on the spark-operator, or on
+Spark's own Kubernetes scheduler: `spark.runner`), Grafana, the producer, and the network
+policies that allow exactly that flow.
 """
 
 from pathlib import Path
@@ -17,6 +18,7 @@ from finnhub_infra.components.kafka import KafkaStack, KafkaStackArgs
 from finnhub_infra.components.network_policy import NetworkPolicies, NetworkPoliciesArgs
 from finnhub_infra.components.producer import ProducerDeployment, ProducerDeploymentArgs
 from finnhub_infra.components.spark_operator import SparkOperatorStack, SparkOperatorStackArgs
+from finnhub_infra.components.spark_submit import SparkSubmitStack, SparkSubmitStackArgs
 from finnhub_infra.config import load_stack_config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -61,9 +63,13 @@ cassandra = CassandraStack(
     ),
     on_cluster,
 )
-spark = SparkOperatorStack(
+spark_stack, spark_args = {
+    "operator": (SparkOperatorStack, SparkOperatorStackArgs),
+    "submit": (SparkSubmitStack, SparkSubmitStackArgs),
+}[cfg.spark.runner]
+spark = spark_stack(
     "spark",
-    SparkOperatorStackArgs(
+    spark_args(
         namespace=bootstrap.namespace,
         config=cfg.spark,
         storage_class=cfg.spark.checkpoint_storage_class or storage_class,
@@ -106,7 +112,11 @@ producer = ProducerDeployment(
     ),
     pulumi.ResourceOptions(providers={"kubernetes": provider}, depends_on=[kafka]),
 )
-NetworkPolicies("network", NetworkPoliciesArgs(namespace=bootstrap.namespace), on_cluster)
+NetworkPolicies(
+    "network",
+    NetworkPoliciesArgs(namespace=bootstrap.namespace, spark_runner=cfg.spark.runner),
+    on_cluster,
+)
 
 pulumi.export("namespace", bootstrap.namespace)
 pulumi.export("kafkaBootstrapServers", kafka.bootstrap_servers)
@@ -115,6 +125,9 @@ pulumi.export("processorImage", images.processor)
 pulumi.export("producerImage", images.producer)
 pulumi.export("kafkaImage", images.kafka)
 pulumi.export("cassandraImage", images.cassandra)
-pulumi.export("sparkOperatorNamespace", spark.operator_namespace)
+if isinstance(spark, SparkOperatorStack):
+    pulumi.export("sparkOperatorNamespace", spark.operator_namespace)
+else:
+    pulumi.export("sparkSubmitter", spark.submitter_name)
 pulumi.export("grafanaService", grafana.service_name)
 pulumi.export("grafanaAdminPassword", grafana.admin_password)

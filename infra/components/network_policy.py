@@ -23,8 +23,11 @@ SCHEMA_JOB = "cassandra-schema"
 PRODUCER = "finnhub-producer"
 PROCESSOR = "finnhub-processor"
 GRAFANA = "grafana"
+# Only with `spark.runner: submit` (spark_submit.py): runs spark-submit, talks only to the API.
+SUBMITTER = "finnhub-processor-submitter"
 
 WORKLOADS = (KAFKA, KAFKA_UI, TOPICS_JOB, CASSANDRA, SCHEMA_JOB, PRODUCER, PROCESSOR, GRAFANA)
+RUNNER_WORKLOADS = {"operator": (), "submit": (SUBMITTER,)}
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,9 @@ class External:
 EXTERNAL: tuple[External, ...] = (
     External(PRODUCER, "egress", (443,), "the Finnhub websocket"),
     External(PROCESSOR, "egress", (443, 6443), "the Kubernetes API: the driver creates executors"),
+    External(
+        SUBMITTER, "egress", (443, 6443), "the Kubernetes API: spark-submit creates the driver"
+    ),
     External(GRAFANA, "egress", (443,), "the Cassandra datasource plugin download at start"),
     External(GRAFANA, "ingress", (3000,), "users, through port-forward or an ingress"),
     External(KAFKA_UI, "ingress", (8080,), "users, through port-forward or an ingress"),
@@ -72,6 +78,12 @@ EXTERNAL: tuple[External, ...] = (
 @dataclass(frozen=True)
 class NetworkPoliciesArgs:
     namespace: pulumi.Input[str]
+    # Which Spark runner the stack uses: it decides whether a submitter workload exists.
+    spark_runner: str = "operator"
+
+
+def workloads_for(spark_runner: str) -> tuple[str, ...]:
+    return (*WORKLOADS, *RUNNER_WORKLOADS[spark_runner])
 
 
 def _pods(name: str) -> dict[str, Any]:
@@ -145,11 +157,11 @@ def workload_policy_manifest(namespace: str, workload: str) -> dict[str, Any]:
     return _policy(f"allow-{workload}", namespace, spec)
 
 
-def all_policy_manifests(namespace: str) -> list[dict[str, Any]]:
+def all_policy_manifests(namespace: str, spark_runner: str = "operator") -> list[dict[str, Any]]:
     return [
         default_deny_manifest(namespace),
         dns_egress_manifest(namespace),
-        *(workload_policy_manifest(namespace, w) for w in WORKLOADS),
+        *(workload_policy_manifest(namespace, w) for w in workloads_for(spark_runner)),
     ]
 
 
@@ -163,12 +175,13 @@ class NetworkPolicies(pulumi.ComponentResource):
     ) -> None:
         super().__init__("finnhub:infra:NetworkPolicies", name, None, opts)
         ns = pulumi.Output.from_input(args.namespace)
-        names = [m["metadata"]["name"] for m in all_policy_manifests("placeholder")]
+        runner = args.spark_runner
+        names = [m["metadata"]["name"] for m in all_policy_manifests("placeholder", runner)]
         for index, policy_name in enumerate(names):
             manifests.resource_from_manifest(
                 k8s.networking.v1.NetworkPolicy,
                 f"{name}-{policy_name}",
-                ns.apply(lambda n, i=index: all_policy_manifests(n)[i]),
+                ns.apply(lambda n, i=index: all_policy_manifests(n, runner)[i]),
                 pulumi.ResourceOptions(parent=self),
                 spec="spec",
             )

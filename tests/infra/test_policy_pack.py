@@ -141,18 +141,18 @@ def test_non_kubernetes_resources_are_ignored() -> None:
     assert violations({"anything": 1}, "docker:index/image:Image") == []
 
 
-def test_the_program_passes_every_resource_policy(any_stack: Rendered) -> None:
-    for resource in any_stack.resources:
+def test_the_program_passes_every_resource_policy(every_stack: Rendered) -> None:
+    for resource in every_stack.resources:
         props = unwrap_secrets(resource.inputs)
         assert violations(props, resource.typ) == [], resource.name
 
 
-def test_the_program_passes_the_stack_policy(any_stack: Rendered) -> None:
+def test_the_program_passes_the_stack_policy(every_stack: Rendered) -> None:
     found: list[str] = []
     args = SimpleNamespace(
         resources=[
             SimpleNamespace(resource_type=r.typ, props=unwrap_secrets(r.inputs))
-            for r in any_stack.resources
+            for r in every_stack.resources
         ]
     )
     policies.NAMESPACE_DEFAULT_DENY.validate(args, lambda m, urn=None: found.append(m))
