@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import json
 import sys
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -135,6 +136,28 @@ def test_spark_application_without_limits_or_as_root_is_reported(minikube: Rende
     found = violations(app, policies.SPARK_APPLICATION)
     assert any("executor: no coreLimit" in m for m in found)
     assert any("driver: runAsNonRoot" in m for m in found)
+
+
+SUBMITTER = "finnhub-processor-submitter"
+TEMPLATES = "finnhub-processor-pod-templates"
+
+
+def test_a_spark_submission_without_executor_limits_is_reported(minikube_submit: Rendered) -> None:
+    deployment = copy.deepcopy(minikube_submit.manifest("Deployment", SUBMITTER))
+    args = container_of(deployment)["args"]
+    index = next(i for i, a in enumerate(args) if a.startswith("spark.kubernetes.executor.limit"))
+    del args[index - 1 : index + 1]
+    found = violations(deployment)
+    assert any("spark-submit sets no spark.kubernetes.executor.limit.cores" in m for m in found)
+
+
+def test_a_spark_pod_template_running_as_root_is_reported(minikube_submit: Rendered) -> None:
+    config_map = copy.deepcopy(minikube_submit.manifest("ConfigMap", TEMPLATES))
+    pod = json.loads(config_map["data"]["driver.json"])
+    pod["spec"]["securityContext"]["runAsNonRoot"] = False
+    config_map["data"]["driver.json"] = json.dumps(pod)
+    found = violations(config_map, "kubernetes:core/v1:ConfigMap")
+    assert any("driver.json/spark-kubernetes-driver: runAsNonRoot" in m for m in found)
 
 
 def test_non_kubernetes_resources_are_ignored() -> None:
