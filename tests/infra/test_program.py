@@ -267,3 +267,12 @@ def test_every_component_registers_the_outputs_others_need(any_stack: Rendered) 
     assert {"contact_points", "credentials_secret_name"} <= by_type["finnhub:infra:CassandraStack"]
     assert {"producer", "processor"} <= by_type["finnhub:infra:AppImages"]
     assert {"admin_secret_name", "service_name"} <= by_type["finnhub:infra:GrafanaStack"]
+
+
+def test_the_spark_runner_registers_what_the_stack_exports(
+    minikube: Rendered, minikube_submit: Rendered
+) -> None:
+    operator = {urn_type(u): n for u, n in minikube.registered_outputs.items()}
+    submit = {urn_type(u): n for u, n in minikube_submit.registered_outputs.items()}
+    assert "operator_namespace" in operator["finnhub:infra:SparkOperatorStack"]
+    assert "submitter_name" in submit["finnhub:infra:SparkSubmitStack"]
