@@ -17,6 +17,7 @@ import structlog
 from finnhub_processor import k8s_submit
 from finnhub_processor.driver_pods import SubmitterIdentity
 from finnhub_processor.settings import SubmitterSettings
+from tls_api_server import FakeApiServer
 
 ME = SubmitterIdentity(
     pod_name="submitter-abc", pod_uid="uid-me", namespace="finnhub", app_name="finnhub-processor"
@@ -151,3 +152,65 @@ def test_args_setting_what_the_submitter_owns_fail_before_any_api_call(tmp_path:
     assert result.returncode == 2
     events = [json.loads(line)["event"] for line in result.stderr.strip().splitlines()]
     assert events == ["submitter_started", "submission_not_possible"]
+
+
+FLOW = """
+import sys
+from pathlib import Path
+from finnhub_processor import k8s_submit
+from finnhub_processor.k8s_api import InClusterApi
+api = InClusterApi(server=sys.argv[1], account_dir=Path(sys.argv[2]), timeout_s=5.0)
+sys.exit(k8s_submit.main(sys.argv[3:], api=api))
+"""
+
+# Stands in for $SPARK_HOME/bin/spark-submit: records its argv and the template it was given.
+FAKE_SPARK_SUBMIT = """#!{python}
+import json, sys
+key = "spark.kubernetes.driver.podTemplateFile="
+template = next(a.removeprefix(key) for a in sys.argv if a.startswith(key))
+with open({out!r}, "w") as out:
+    json.dump({{"argv": sys.argv, "template": json.load(open(template))}}, out)
+"""
+
+
+def test_after_the_wait_spark_submit_gets_the_rendered_template_and_the_args(
+    api_server: FakeApiServer, tmp_path: Path
+) -> None:
+    spark_home = tmp_path / "spark"
+    (spark_home / "bin").mkdir(parents=True)
+    out = tmp_path / "submitted.json"
+    fake = spark_home / "bin" / "spark-submit"
+    fake.write_text(FAKE_SPARK_SUBMIT.format(python=sys.executable, out=str(out)))
+    fake.chmod(0o755)
+    base = tmp_path / "driver.json"
+    base.write_text(json.dumps({"kind": "Pod", "metadata": {}, "spec": {"containers": []}}))
+    work = tmp_path / "work"
+    api_server.replies += [(200, {"items": [driver("old", "Running", "uid-old")]}), (200, {})]
+    env = {
+        "POD_NAME": "submitter-abc",
+        "POD_UID": "uid-me",
+        "POD_NAMESPACE": "finnhub",
+        "SUBMIT_DRIVER_TEMPLATE": str(base),
+        "SUBMIT_WORK_DIR": str(work),
+        "SUBMIT_POLL_SECONDS": "0.05",
+        "SPARK_HOME": str(spark_home),
+    }
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("POD_", "SUBMIT_"))}
+    user_args = ["--master", "k8s://https://kubernetes.default.svc:443", "local:///app.py"]
+    result = subprocess.run(
+        [sys.executable, "-c", FLOW, api_server.url, str(tmp_path / "account"), *user_args],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line)["event"] for line in result.stderr.strip().splitlines()]
+    assert events == ["submitter_started", "waiting_for_driver", "submitting_driver"]
+    assert len(api_server.seen) == 2
+    submitted = json.loads(out.read_text())
+    assert submitted["argv"][-3:] == user_args
+    assert "spark.kubernetes.namespace=finnhub" in submitted["argv"]
+    assert submitted["template"]["metadata"]["ownerReferences"][0]["uid"] == "uid-me"
+    assert (work / k8s_submit.READY_MARKER).exists()

@@ -122,8 +122,9 @@ def stop_on_signal(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
-def main(args: list[str] | None = None) -> int:
-    """Waits, renders, then execs spark-submit; returns only on an error (its exit code)."""
+def main(args: list[str] | None = None, api: InClusterApi | None = None) -> int:
+    """Waits, renders, then execs spark-submit; returns only on an error (its exit code).
+    `api` defaults to the in-cluster API server as the pod's service account."""
     configure_logging()
     args = sys.argv[1:] if args is None else args
     try:
@@ -135,7 +136,7 @@ def main(args: list[str] | None = None) -> int:
     identity = identity_of(settings)
     work_dir = Path(settings.submit_work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
-    api = InClusterApi()
+    api = api or InClusterApi()
     log.info(
         "submitter_started",
         pod=identity.pod_name,
