@@ -67,6 +67,7 @@ WORK_DIR = "/tmp/finnhub-submit"
 READY_MARKER = "driver-owned"
 # Spark's names for the driver's and executors' containers.
 SPARK_CONTAINERS = {"driver": "spark-kubernetes-driver", "executor": "spark-kubernetes-executor"}
+NETWORK_POLICY_STEP = "org.apache.spark.deploy.k8s.features.NetworkPolicyFeatureStep"
 # spark-submit reports the driver's phase this often (Spark's default, 1s, floods the log).
 REPORT_INTERVAL = "60s"
 
@@ -159,6 +160,11 @@ def spark_confs(cfg: SparkConfig, wiring: ProcessorWiring) -> dict[str, str]:
         # spark-submit stays to watch the driver: its end is the submitter container's end.
         "spark.kubernetes.submission.waitAppCompletion": "true",
         "spark.kubernetes.report.interval": REPORT_INTERVAL,
+        # Spark 4.2 also creates a NetworkPolicy per application (executor ingress from the
+        # application's pods): the submitter would need to be allowed to write NetworkPolicies,
+        # i.e. to open the namespace's network. NetworkPolicies (network_policy.py) already
+        # allow exactly the processor's pods to reach each other.
+        "spark.kubernetes.driver.pod.excludedFeatureSteps": NETWORK_POLICY_STEP,
         "spark.kubernetes.executor.deleteOnTermination": "true",
         "spark.sql.streaming.stopGracefullyOnShutdown": "true",
         "spark.ui.enabled": "false",
@@ -177,9 +183,10 @@ def spark_submit_args(cfg: SparkConfig, wiring: ProcessorWiring) -> list[str]:
 
 
 def submitter_role_manifest(namespace: str) -> dict[str, Any]:
-    """What spark-submit in cluster mode does: create and watch the driver pod (and delete it
-    if the submission fails half-way); create its ConfigMap and Service by server-side
-    apply (patch). The submitter itself lists and deletes driver pods."""
+    """What spark-submit in cluster mode calls (recorded from the real one, Spark 4.2, in
+    tests/processor/test_spark_submission.py): create, get and watch the driver pod; create
+    its ConfigMaps and Service by server-side apply (patch, create), deleting them and the pod
+    if the submission fails half-way. The submitter itself lists and deletes driver pods."""
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
@@ -193,7 +200,7 @@ def submitter_role_manifest(namespace: str) -> dict[str, Any]:
             {
                 "apiGroups": [""],
                 "resources": ["configmaps", "services"],
-                "verbs": ["create", "get", "list", "watch", "delete", "patch"],
+                "verbs": ["create", "patch", "delete"],
             },
         ],
     }

@@ -96,6 +96,13 @@ def test_spark_submit_waits_for_the_driver_and_the_stream_stops_gracefully(
     assert got["spark.ui.enabled"] == "false"
 
 
+def test_spark_makes_no_network_policy_of_its_own(rendered: Rendered) -> None:
+    # The submitter may not write NetworkPolicies; network_policy.py allows the processor's pods.
+    assert confs(rendered)["spark.kubernetes.driver.pod.excludedFeatureSteps"] == (
+        "org.apache.spark.deploy.k8s.features.NetworkPolicyFeatureStep"
+    )
+
+
 def test_sizes_follow_the_config() -> None:
     cfg = SparkConfig(runner="submit", executor_instances=4, executor_memory="3g", driver_cores=2)
     got = confs(render(cfg))

@@ -8,7 +8,7 @@ import shutil
 import ssl
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,11 +29,19 @@ def certificate(folder: Path, name: str) -> tuple[Path, Path]:
     return cert, key
 
 
+# How a server answers one request (method, path, body): status and JSON reply.
+Answer = Callable[[str, str, bytes], tuple[int, dict[str, Any]]]
+
+
 @dataclass
 class FakeApiServer:
+    """Answers from `replies` in order (200 {} once they run out), or with `answer` if set."""
+
     url: str
     replies: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     seen: list[tuple[str, str, str | None]] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)
+    answer: Answer | None = None
 
 
 @contextmanager
@@ -42,9 +50,18 @@ def serving(tmp_path: Path) -> Iterator[FakeApiServer]:
     fake = FakeApiServer(url="")
 
     class Handler(BaseHTTPRequestHandler):
+        # Keep-alive, as the Kubernetes clients (fabric8's in spark-submit) expect.
+        protocol_version = "HTTP/1.1"
+
         def answer(self) -> None:
             fake.seen.append((self.command, self.path, self.headers.get("Authorization")))
-            status, body = fake.replies.pop(0) if fake.replies else (200, {})
+            length = int(self.headers.get("Content-Length") or 0)
+            request = self.rfile.read(length) if length else b""
+            fake.bodies.append(request)
+            if fake.answer is not None:
+                status, body = fake.answer(self.command, self.path, request)
+            else:
+                status, body = fake.replies.pop(0) if fake.replies else (200, {})
             payload = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -52,7 +69,7 @@ def serving(tmp_path: Path) -> Iterator[FakeApiServer]:
             self.end_headers()
             self.wfile.write(payload)
 
-        do_GET = do_DELETE = answer
+        do_GET = do_DELETE = do_POST = do_PATCH = do_PUT = answer
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -66,7 +83,8 @@ def serving(tmp_path: Path) -> Iterator[FakeApiServer]:
     thread.start()
     (tmp_path / "account").mkdir()
     shutil.copy(cert, tmp_path / "account" / "ca.crt")
-    (tmp_path / "account" / "token").write_text("token-one\n")
+    # As the kubelet writes it: no newline (spark-submit sends the file verbatim).
+    (tmp_path / "account" / "token").write_text("token-one")
     try:
         yield fake
     finally:
