@@ -267,7 +267,8 @@ def submitter_deployment_manifest(
             {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
         ],
     )
-    # Recreate: the old submitter (and so its driver) goes before the new one starts.
+    # Recreate: the old submitter is gone before the new one starts; its driver, deleted by the
+    # garbage collector after it, may still be stopping: the new submitter waits for it.
     return manifests.deployment(
         SUBMITTER, namespace, labels, replicas=1, strategy="Recreate", template=template
     )
