@@ -135,7 +135,6 @@ def main(args: list[str] | None = None, api: InClusterApi | None = None) -> int:
     signal.signal(signal.SIGTERM, stop_on_signal)
     identity = identity_of(settings)
     work_dir = Path(settings.submit_work_dir)
-    work_dir.mkdir(parents=True, exist_ok=True)
     api = api or InClusterApi()
     log.info(
         "submitter_started",
@@ -144,6 +143,7 @@ def main(args: list[str] | None = None, api: InClusterApi | None = None) -> int:
         app=identity.app_name,
     )
     try:
+        work_dir.mkdir(parents=True, exist_ok=True)
         argv = spark_submit_argv(
             str(Path(settings.spark_home) / "bin" / "spark-submit"),
             identity,
