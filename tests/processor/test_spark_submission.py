@@ -22,6 +22,7 @@ from finnhub_infra.components import spark_submit
 from finnhub_infra.components.processor_workload import K8S_MASTER, ProcessorWiring
 from finnhub_infra.config import SparkConfig
 from finnhub_processor.driver_pods import SubmitterIdentity, driver_template, spark_submit_argv
+from tls_api_server import serving
 
 ME = SubmitterIdentity(
     pod_name="submitter-abc", pod_uid="uid-me", namespace="finnhub", app_name="finnhub-processor"
@@ -76,9 +77,7 @@ def rbac_request(method: str, path: str) -> tuple[str, str, str]:
 
 @pytest.fixture(scope="module")
 def submission(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    # The api_server fixture is per test; this module submits once and several tests read it.
-    from tls_api_server import serving
-
+    # Not the per-test api_server fixture: this module submits once and every test reads it.
     tmp = tmp_path_factory.mktemp("submission")
     cfg = SparkConfig(runner="submit")
     executor = tmp / "executor.json"
