@@ -17,7 +17,7 @@ import structlog
 from finnhub_processor import k8s_submit
 from finnhub_processor.driver_pods import SubmitterIdentity
 from finnhub_processor.settings import SubmitterSettings
-from tls_api_server import FakeApiServer
+from tls_api_server import SUBMITTER_ENTRY, FakeApiServer
 
 ME = SubmitterIdentity(
     pod_name="submitter-abc", pod_uid="uid-me", namespace="finnhub", app_name="finnhub-processor"
@@ -154,15 +154,6 @@ def test_args_setting_what_the_submitter_owns_fail_before_any_api_call(tmp_path:
     assert events == ["submitter_started", "submission_not_possible"]
 
 
-FLOW = """
-import sys
-from pathlib import Path
-from finnhub_processor import k8s_submit
-from finnhub_processor.k8s_api import InClusterApi
-api = InClusterApi(server=sys.argv[1], account_dir=Path(sys.argv[2]), timeout_s=5.0)
-sys.exit(k8s_submit.main(sys.argv[3:], api=api))
-"""
-
 # Stands in for $SPARK_HOME/bin/spark-submit: records its argv and the template it was given.
 FAKE_SPARK_SUBMIT = """#!{python}
 import json, sys
@@ -198,7 +189,14 @@ def test_after_the_wait_spark_submit_gets_the_rendered_template_and_the_args(
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("POD_", "SUBMIT_"))}
     user_args = ["--master", "k8s://https://kubernetes.default.svc:443", "local:///app.py"]
     result = subprocess.run(
-        [sys.executable, "-c", FLOW, api_server.url, str(tmp_path / "account"), *user_args],
+        [
+            sys.executable,
+            "-c",
+            SUBMITTER_ENTRY,
+            api_server.url,
+            str(tmp_path / "account"),
+            *user_args,
+        ],
         env={**clean, **env},
         capture_output=True,
         text=True,

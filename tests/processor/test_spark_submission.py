@@ -1,5 +1,5 @@
-"""The real spark-submit (pyspark 4.2's) in cluster mode with the submitter's argv and the
-Pulumi program's confs and pod templates, against a recording stand-in for the API server.
+"""The submitter's entry, then the real spark-submit it execs (pyspark 4.2's), in cluster mode with
+the Pulumi program's confs and pod templates, against a recording stand-in for the API server.
 
 What Spark sends is what a cluster would get: the driver pod it builds from the confs and the
 template (owner, labels, security context, env, Secret references, volumes), and every API call
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -21,8 +22,8 @@ import pytest
 from finnhub_infra.components import spark_submit
 from finnhub_infra.components.processor_workload import K8S_MASTER, ProcessorWiring
 from finnhub_infra.config import SparkConfig
-from finnhub_processor.driver_pods import SubmitterIdentity, driver_template, spark_submit_argv
-from tls_api_server import serving
+from finnhub_processor.driver_pods import SubmitterIdentity
+from tls_api_server import SUBMITTER_ENTRY, serving
 
 ME = SubmitterIdentity(
     pod_name="submitter-abc", pod_uid="uid-me", namespace="finnhub", app_name="finnhub-processor"
@@ -83,8 +84,7 @@ def submission(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     executor = tmp / "executor.json"
     executor.write_text(json.dumps(spark_submit.pod_template_manifest("executor", cfg, IMAGE)))
     driver = tmp / "driver.json"
-    base = spark_submit.pod_template_manifest("driver", cfg, IMAGE)
-    driver.write_text(json.dumps(driver_template(base, ME)))
+    driver.write_text(json.dumps(spark_submit.pod_template_manifest("driver", cfg, IMAGE)))
     cluster = Cluster()
     with serving(tmp) as api:
         api.answer = cluster.answer
@@ -94,18 +94,23 @@ def submission(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             )
             for arg in spark_submit.spark_submit_args(cfg, WIRING)
         ]
-        argv = spark_submit_argv(
-            str(Path(pyspark.__file__).parent / "bin" / "spark-submit"),
-            ME,
-            str(driver),
-            str(tmp / "account" / "ca.crt"),
-            str(tmp / "account" / "token"),
-            args,
-        )
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SPARK_", "PYSPARK_"))}
-        env["SPARK_LOCAL_IP"] = "127.0.0.1"
+        env |= {
+            "SPARK_LOCAL_IP": "127.0.0.1",
+            "SPARK_HOME": str(Path(pyspark.__file__).parent),
+            "POD_NAME": ME.pod_name,
+            "POD_UID": ME.pod_uid,
+            "POD_NAMESPACE": ME.namespace,
+            "SUBMIT_DRIVER_TEMPLATE": str(driver),
+            "SUBMIT_WORK_DIR": str(tmp / "work"),
+        }
         result = subprocess.run(
-            argv, env=env, capture_output=True, text=True, timeout=300, check=False
+            [sys.executable, "-c", SUBMITTER_ENTRY, api.url, str(tmp / "account"), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
         )
         calls = [(method, path) for method, path, _ in api.seen]
         tokens = {auth for _, _, auth in api.seen}
@@ -140,6 +145,15 @@ def test_spark_submit_calls_only_what_the_submitters_role_allows(submission: dic
     calls = {rbac_request(method, path) for method, path in submission["calls"]}
     assert ("", "pods", "create") in calls
     assert calls <= allowed, submission["calls"]
+
+
+@pytest.mark.spark
+def test_the_submitter_looks_for_live_drivers_before_spark_submit_creates_one(
+    submission: dict,
+) -> None:
+    first, second = submission["calls"][:2]
+    assert first[0] == "GET" and "labelSelector=finnhub.io%2Fspark-app" in first[1]
+    assert second == ("POST", "/api/v1/namespaces/finnhub/pods")
 
 
 @pytest.mark.spark

@@ -29,6 +29,17 @@ def certificate(folder: Path, name: str) -> tuple[Path, Path]:
     return cert, key
 
 
+# `python -c SUBMITTER_ENTRY <server url> <account dir> <args>`: the submitter's entry as its pod
+# runs it, with the API client pointed at a server of this module.
+SUBMITTER_ENTRY = """
+import sys
+from pathlib import Path
+from finnhub_processor import k8s_submit
+from finnhub_processor.k8s_api import InClusterApi
+api = InClusterApi(server=sys.argv[1], account_dir=Path(sys.argv[2]), timeout_s=10.0)
+sys.exit(k8s_submit.main(sys.argv[3:], api=api))
+"""
+
 # How a server answers one request (method, path, body): status and JSON reply.
 Answer = Callable[[str, str, bytes], tuple[int, dict[str, Any]]]
 
