@@ -1,8 +1,9 @@
 """The pipeline on Kubernetes: read the stack's typed config, compose the components.
 
 Order of reading: `config.py` (what a stack may set), then the components in the order below,
-which is the data flow: images, Kafka, Cassandra, the processor on the spark-operator, Grafana,
-the producer, and the network policies that allow exactly that flow.
+which is the data flow: images, Kafka, Cassandra, the processor (on the spark-operator, or on
+Spark's own Kubernetes scheduler: `spark.runner`), Grafana, the producer, and the network
+policies that allow exactly that flow.
 """
 
 from pathlib import Path
@@ -18,6 +19,7 @@ from finnhub_infra.components.kafka import KafkaStack, KafkaStackArgs
 from finnhub_infra.components.network_policy import NetworkPolicies, NetworkPoliciesArgs
 from finnhub_infra.components.producer import ProducerDeployment, ProducerDeploymentArgs
 from finnhub_infra.components.spark_operator import SparkOperatorStack, SparkOperatorStackArgs
+from finnhub_infra.components.spark_submit import SparkSubmitStack, SparkSubmitStackArgs
 from finnhub_infra.config import load_stack_config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -62,9 +64,13 @@ cassandra = CassandraStack(
     ),
     on_cluster,
 )
-spark = SparkOperatorStack(
+spark_stack, spark_args = {
+    "operator": (SparkOperatorStack, SparkOperatorStackArgs),
+    "submit": (SparkSubmitStack, SparkSubmitStackArgs),
+}[cfg.spark.runner]
+spark = spark_stack(
     "spark",
-    SparkOperatorStackArgs(
+    spark_args(
         namespace=bootstrap.namespace,
         config=cfg.spark,
         storage_class=cfg.spark.checkpoint_storage_class or storage_class,
@@ -136,6 +142,7 @@ NetworkPolicies(
     NetworkPoliciesArgs(
         namespace=bootstrap.namespace,
         fake_feed_port=feed_cfg.port if feed_cfg.enabled else None,
+        spark_runner=cfg.spark.runner,
     ),
     on_cluster,
 )
@@ -147,7 +154,10 @@ pulumi.export("processorImage", images.processor)
 pulumi.export("producerImage", images.producer)
 pulumi.export("kafkaImage", images.kafka)
 pulumi.export("cassandraImage", images.cassandra)
-pulumi.export("sparkOperatorNamespace", spark.operator_namespace)
+if isinstance(spark, SparkOperatorStack):
+    pulumi.export("sparkOperatorNamespace", spark.operator_namespace)
+else:
+    pulumi.export("sparkSubmitter", spark.submitter_name)
 if grafana is not None:
     pulumi.export("grafanaService", grafana.service_name)
     pulumi.export("grafanaAdminPassword", grafana.admin_password)

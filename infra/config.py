@@ -136,6 +136,17 @@ class CassandraConfig(ConfigModel):
 
 
 class SparkConfig(ConfigModel):
+    """How the processor runs on Kubernetes.
+
+    `runner` picks who creates its driver and executor pods: `operator` (the Kubeflow
+    spark-operator and a SparkApplication, components/spark_operator.py) or `submit` (Spark's
+    own Kubernetes scheduler: spark-submit in cluster mode from a one-pod submitter
+    Deployment, components/spark_submit.py), for clusters where an operator and its CRDs may
+    not be installed. Sizes, checkpoints and the Spark version apply to both; the operator_*
+    keys only to the operator, submitter_resources only to the submitter.
+    """
+
+    runner: Literal["operator", "submit"] = "operator"
     operator_chart_version: str = "2.4.0"
     operator_namespace: str = "spark-operator"
     spark_version: str = "4.2.0"
@@ -151,6 +162,8 @@ class SparkConfig(ConfigModel):
     # different nodes. None = the cluster's storage class.
     checkpoint_access_mode: Literal["ReadWriteOnce", "ReadWriteMany"] = "ReadWriteOnce"
     checkpoint_storage_class: str | None = None
+    # spark-submit's JVM (the launcher, not the driver): it only creates and watches the driver.
+    submitter_resources: Resources = _resources("100m", "512Mi", "500m", "512Mi")
 
 
 class GrafanaConfig(ConfigModel):

@@ -7,8 +7,10 @@ with plain manifests; `POLICIES` wraps each in a pulumi-policy `ResourceValidati
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping
+from itertools import pairwise
 from typing import Any
 
 from pulumi_policy import (
@@ -243,6 +245,55 @@ def spark_application_is_bounded_and_non_root(resource_type: str, props: Props) 
     return problems
 
 
+def _cluster_submission_confs(args: list[Any]) -> dict[str, str] | None:
+    """The `--conf`s of a `spark-submit --deploy-mode cluster` onto Kubernetes, else None."""
+    words = [str(arg) for arg in args]
+    pairs = list(pairwise(words))
+    if ("--deploy-mode", "cluster") not in pairs or not any(w.startswith("k8s://") for w in words):
+        return None
+    return dict(value.split("=", 1) for flag, value in pairs if flag == "--conf" and "=" in value)
+
+
+def _pod_template(text: Any) -> Mapping[str, Any] | None:
+    try:
+        parsed = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, Mapping) and parsed.get("kind") == "Pod" else None
+
+
+def spark_submission_is_bounded_and_non_root(resource_type: str, props: Props) -> list[str]:
+    """Spark's own scheduler builds driver and executor pods from spark-submit's confs and pod
+    templates: the confs size both, the templates (JSON Pods in ConfigMaps) are non-root."""
+    problems = []
+    spec = pod_spec(resource_type, props)
+    for c in _containers(spec) if spec is not None else []:
+        confs = _cluster_submission_confs(c.get("args") or [])
+        if confs is None:
+            continue
+        for role in ("driver", "executor"):
+            for key in (
+                f"spark.{role}.cores",
+                f"spark.kubernetes.{role}.limit.cores",
+                f"spark.{role}.memory",
+            ):
+                if not confs.get(key):
+                    problems.append(f"{_where(props)}/{c.get('name')}: spark-submit sets no {key}")
+    if resource_type == "kubernetes:core/v1:ConfigMap":
+        for key, text in (props.get("data") or {}).items():
+            pod = _pod_template(text)
+            if pod is None:
+                continue
+            pod_spec_ = pod.get("spec") or {}
+            for c in _containers(pod_spec_):
+                problems += _security_problems(
+                    f"{_where(props)}/{key}/{c.get('name')}",
+                    pod_spec_.get("securityContext"),
+                    c.get("securityContext"),
+                )
+    return problems
+
+
 def require_pinned_charts(resource_type: str, props: Props) -> list[str]:
     """Helm charts are installed at an explicit version (the original's was unpinned)."""
     if resource_type != HELM_RELEASE:
@@ -261,6 +312,7 @@ RULES: dict[str, Rule] = {
     "secrets-not-plain": forbid_plain_secrets,
     "recommended-labels": require_recommended_labels,
     "spark-application-bounded-non-root": spark_application_is_bounded_and_non_root,
+    "spark-submission-bounded-non-root": spark_submission_is_bounded_and_non_root,
     "helm-chart-pinned": require_pinned_charts,
 }
 

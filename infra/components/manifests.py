@@ -89,6 +89,12 @@ def tcp_probe(
     return _probe({"tcpSocket": {"port": port}}, initial_delay, period, failure_threshold)
 
 
+def exec_probe(
+    command: list[str], initial_delay: int, period: int, failure_threshold: int | None = None
+) -> Manifest:
+    return _probe({"exec": {"command": command}}, initial_delay, period, failure_threshold)
+
+
 def _probe(
     action: Manifest, initial_delay: int, period: int, failure_threshold: int | None
 ) -> Manifest:
@@ -105,6 +111,7 @@ def container(
     *,
     read_only_root: bool,
     command: list[str] | None = None,
+    args: list[str] | None = None,
     env: list[dict[str, Any]] | None = None,
     ports: dict[str, int] | None = None,
     readiness: Manifest | None = None,
@@ -115,6 +122,8 @@ def container(
     spec: Manifest = {"name": name, "image": image, "imagePullPolicy": "IfNotPresent"}
     if command is not None:
         spec["command"] = command
+    if args is not None:
+        spec["args"] = args
     if env is not None:
         spec["env"] = env
     if ports is not None:
@@ -143,6 +152,7 @@ def pod_template(
     restart_policy: str | None = None,
     termination_grace_seconds: int | None = None,
     automount_service_account_token: bool | None = None,
+    service_account: str | None = None,
     volumes: list[dict[str, Any]] | None = None,
 ) -> Manifest:
     """A non-root pod (see `pod_security_context`) without Service environment variables."""
@@ -158,6 +168,8 @@ def pod_template(
     spec["enableServiceLinks"] = False
     if termination_grace_seconds is not None:
         spec["terminationGracePeriodSeconds"] = termination_grace_seconds
+    if service_account is not None:
+        spec["serviceAccountName"] = service_account
     if automount_service_account_token is not None:
         spec["automountServiceAccountToken"] = automount_service_account_token
     if init_containers is not None:

@@ -27,8 +27,11 @@ PROCESSOR = "finnhub-processor"
 GRAFANA = "grafana"
 # Deployed only when a stack enables it (see `FakeFeed`), so not in `WORKLOADS`.
 FAKE_FEED = "finnhub-fake-feed"
+# Only with `spark.runner: submit` (spark_submit.py): runs spark-submit, talks only to the API.
+SUBMITTER = "finnhub-processor-submitter"
 
 WORKLOADS = (KAFKA, KAFKA_UI, TOPICS_JOB, CASSANDRA, SCHEMA_JOB, PRODUCER, PROCESSOR, GRAFANA)
+RUNNER_WORKLOADS = {"operator": (), "submit": (SUBMITTER,)}
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,9 @@ FINNHUB_EGRESS = External(PRODUCER, "egress", (443,), "the Finnhub websocket")
 EXTERNAL: tuple[External, ...] = (
     FINNHUB_EGRESS,
     External(PROCESSOR, "egress", (443, 6443), "the Kubernetes API: the driver creates executors"),
+    External(
+        SUBMITTER, "egress", (443, 6443), "the Kubernetes API: spark-submit creates the driver"
+    ),
     External(GRAFANA, "egress", (443,), "the Cassandra datasource plugin download at start"),
     External(GRAFANA, "ingress", (3000,), "users, through port-forward or an ingress"),
     External(KAFKA_UI, "ingress", (8080,), "users, through port-forward or an ingress"),
@@ -74,8 +80,9 @@ EXTERNAL: tuple[External, ...] = (
 )
 
 
-def workloads_for(fake_feed_port: int | None) -> tuple[str, ...]:
-    return WORKLOADS if fake_feed_port is None else (*WORKLOADS, FAKE_FEED)
+def workloads_for(fake_feed_port: int | None, spark_runner: str = "operator") -> tuple[str, ...]:
+    feed = () if fake_feed_port is None else (FAKE_FEED,)
+    return (*WORKLOADS, *RUNNER_WORKLOADS[spark_runner], *feed)
 
 
 def flows_for(fake_feed_port: int | None) -> tuple[Flow, ...]:
@@ -97,6 +104,8 @@ class NetworkPoliciesArgs:
     namespace: pulumi.Input[str]
     # The fake feed's port when a stack enables it; None: no feed, the producer reads Finnhub.
     fake_feed_port: int | None = None
+    # Which Spark runner the stack uses: it decides whether a submitter workload exists.
+    spark_runner: str = "operator"
 
 
 def _pods(name: str) -> dict[str, Any]:
@@ -175,14 +184,16 @@ def workload_policy_manifest(
     return _policy(f"allow-{workload}", namespace, spec)
 
 
-def all_policy_manifests(namespace: str, fake_feed_port: int | None = None) -> list[dict[str, Any]]:
+def all_policy_manifests(
+    namespace: str, fake_feed_port: int | None = None, spark_runner: str = "operator"
+) -> list[dict[str, Any]]:
     flows, external = flows_for(fake_feed_port), external_for(fake_feed_port)
     return [
         default_deny_manifest(namespace),
         dns_egress_manifest(namespace),
         *(
             workload_policy_manifest(namespace, w, flows, external)
-            for w in workloads_for(fake_feed_port)
+            for w in workloads_for(fake_feed_port, spark_runner)
         ),
     ]
 
@@ -197,13 +208,13 @@ class NetworkPolicies(pulumi.ComponentResource):
     ) -> None:
         super().__init__("finnhub:infra:NetworkPolicies", name, None, opts)
         ns = pulumi.Output.from_input(args.namespace)
-        port = args.fake_feed_port
-        names = [m["metadata"]["name"] for m in all_policy_manifests("placeholder", port)]
+        port, runner = args.fake_feed_port, args.spark_runner
+        names = [m["metadata"]["name"] for m in all_policy_manifests("placeholder", port, runner)]
         for index, policy_name in enumerate(names):
             manifests.resource_from_manifest(
                 k8s.networking.v1.NetworkPolicy,
                 f"{name}-{policy_name}",
-                ns.apply(lambda n, i=index: all_policy_manifests(n, port)[i]),
+                ns.apply(lambda n, i=index: all_policy_manifests(n, port, runner)[i]),
                 pulumi.ResourceOptions(parent=self),
                 spec="spec",
             )

@@ -2,8 +2,9 @@
 
 The operator lives in its own namespace (its webhook must be reachable by the API server, which
 the pipeline namespace's default-deny policy would block) and watches only the pipeline
-namespace. The driver's service account and its RBAC are created here, explicitly, instead of
-by the chart, so a reader sees exactly what the driver may do: manage its executor pods.
+namespace. The driver's service account and its RBAC are created explicitly (in
+`processor_workload`, shared with the spark-submit runner) instead of by the chart, so a reader
+sees exactly what the driver may do: manage its executor pods.
 """
 
 from __future__ import annotations
@@ -13,58 +14,39 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-from finnhub_infra.components import manifests
-from finnhub_infra.components.cassandra import APP_PASSWORD_KEY, APP_USER_KEY
 from finnhub_infra.components.conventions import (
     container_security_context,
     object_meta,
     pod_security_context,
     recommended_labels,
-    secret_env,
+)
+from finnhub_infra.components.processor_workload import (
+    CHECKPOINT_CLAIM,
+    CHECKPOINT_DIR,
+    CHECKPOINT_VOLUME,
+    DRIVER_SERVICE_ACCOUNT,
+    MAIN_APPLICATION_FILE,
+    NAME,
+    SCRATCH_DIR,
+    SCRATCH_SIZE,
+    SCRATCH_VOLUME,
+    SPARK_UID,
+    ProcessorWiring,
+    ProcessorWorkloadArgs,
+    driver_support,
+    processor_env,
+    processor_labels,
+    resolved_wiring,
 )
 from finnhub_infra.config import SparkConfig
 
-NAME = "finnhub-processor"
-DRIVER_SERVICE_ACCOUNT = "spark-driver"
-CHECKPOINT_CLAIM = "processor-checkpoints"
-CHECKPOINT_DIR = "/checkpoints"
 CHART_NAME = "spark-operator"
 CHART_REPO = "https://kubeflow.github.io/spark-operator"
-# The processor image's entry file (apps/processor/Dockerfile writes it).
-MAIN_APPLICATION_FILE = "local:///opt/finnhub/processor_main.py"
-# The processor image runs as Spark's conventional uid.
-SPARK_UID = 185
-K8S_MASTER = "k8s://https://kubernetes.default.svc:443"
 
 
 @dataclass(frozen=True)
-class SparkOperatorStackArgs:
-    namespace: pulumi.Input[str]
-    config: SparkConfig
-    storage_class: str
-    checkpoint_access_mode: str
-    processor_image: pulumi.Input[str]
-    kafka_bootstrap_servers: pulumi.Input[str]
-    kafka_topic: str
-    kafka_dlq_topic: str
-    cassandra_hosts: pulumi.Input[str]
-    cassandra_port: int
-    cassandra_keyspace: str
-    cassandra_credentials_secret: str
-
-
-@dataclass(frozen=True)
-class ProcessorWiring:
-    """Plain values the SparkApplication needs from the other components."""
-
-    image: str
-    kafka_bootstrap_servers: str
-    kafka_topic: str
-    kafka_dlq_topic: str
-    cassandra_hosts: str
-    cassandra_port: int
-    cassandra_keyspace: str
-    cassandra_credentials_secret: str
+class SparkOperatorStackArgs(ProcessorWorkloadArgs):
+    """The processor's wiring; the operator's own settings are in `config` (SparkConfig)."""
 
 
 def operator_chart_values(job_namespace: str, cfg: SparkConfig) -> dict[str, Any]:
@@ -86,33 +68,14 @@ def operator_chart_values(job_namespace: str, cfg: SparkConfig) -> dict[str, Any
     }
 
 
-def processor_env(wiring: ProcessorWiring) -> list[dict[str, Any]]:
-    """The processor's environment (names: docs/architecture.md); credentials via Secrets."""
-    return [
-        {"name": "KAFKA_BOOTSTRAP_SERVERS", "value": wiring.kafka_bootstrap_servers},
-        {"name": "KAFKA_TOPIC", "value": wiring.kafka_topic},
-        {"name": "KAFKA_DLQ_TOPIC", "value": wiring.kafka_dlq_topic},
-        {"name": "CASSANDRA_HOSTS", "value": wiring.cassandra_hosts},
-        {"name": "CASSANDRA_PORT", "value": str(wiring.cassandra_port)},
-        {"name": "CASSANDRA_KEYSPACE", "value": wiring.cassandra_keyspace},
-        secret_env("CASSANDRA_USERNAME", wiring.cassandra_credentials_secret, APP_USER_KEY),
-        secret_env("CASSANDRA_PASSWORD", wiring.cassandra_credentials_secret, APP_PASSWORD_KEY),
-        # The image carries the Kafka and Avro connectors only: write with cassandra-driver.
-        {"name": "CASSANDRA_WRITER", "value": "driver"},
-        {"name": "CHECKPOINT_DIR", "value": CHECKPOINT_DIR},
-        {"name": "SPARK_MASTER", "value": K8S_MASTER},
-    ]
-
-
 def spark_application_manifest(
     namespace: str, cfg: SparkConfig, wiring: ProcessorWiring
 ) -> dict[str, Any]:
-    version = wiring.image.rsplit(":", 1)[-1] if "@" not in wiring.image else cfg.spark_version
-    labels = recommended_labels(NAME, "stream-processor", version)
+    labels = processor_labels(cfg, wiring.image)
     env = processor_env(wiring)
     mounts = [
-        {"name": "checkpoints", "mountPath": CHECKPOINT_DIR},
-        {"name": "spark-local", "mountPath": "/tmp"},
+        {"name": CHECKPOINT_VOLUME, "mountPath": CHECKPOINT_DIR},
+        {"name": SCRATCH_VOLUME, "mountPath": SCRATCH_DIR},
     ]
     pod = {
         "labels": labels,
@@ -146,8 +109,11 @@ def spark_application_manifest(
                 "spark.ui.enabled": "false",
             },
             "volumes": [
-                {"name": "checkpoints", "persistentVolumeClaim": {"claimName": CHECKPOINT_CLAIM}},
-                {"name": "spark-local", "emptyDir": {"sizeLimit": "2Gi"}},
+                {
+                    "name": CHECKPOINT_VOLUME,
+                    "persistentVolumeClaim": {"claimName": CHECKPOINT_CLAIM},
+                },
+                {"name": SCRATCH_VOLUME, "emptyDir": {"sizeLimit": SCRATCH_SIZE}},
             ],
             "driver": {
                 **pod,
@@ -163,70 +129,6 @@ def spark_application_manifest(
                 "coreLimit": cfg.executor_core_limit,
                 "memory": cfg.executor_memory,
             },
-        },
-    }
-
-
-def support_object_meta(name: str, namespace: str) -> dict[str, Any]:
-    """Metadata of the objects the processor runs with (account, RBAC, checkpoint claim)."""
-    return object_meta(name, namespace, recommended_labels(NAME, "stream-processor", "v1"))
-
-
-def driver_service_account_manifest(namespace: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "ServiceAccount",
-        "metadata": support_object_meta(DRIVER_SERVICE_ACCOUNT, namespace),
-        "automountServiceAccountToken": True,
-    }
-
-
-def driver_role_manifest(namespace: str) -> dict[str, Any]:
-    """What a Spark driver needs to run executors: pods, their services, configmaps and PVCs."""
-    verbs = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]
-    return {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "Role",
-        "metadata": support_object_meta(DRIVER_SERVICE_ACCOUNT, namespace),
-        "rules": [
-            {
-                "apiGroups": [""],
-                "resources": ["pods", "services", "configmaps", "persistentvolumeclaims"],
-                "verbs": verbs,
-            }
-        ],
-    }
-
-
-def driver_role_binding_manifest(namespace: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "RoleBinding",
-        "metadata": support_object_meta(DRIVER_SERVICE_ACCOUNT, namespace),
-        "roleRef": {
-            "apiGroup": "rbac.authorization.k8s.io",
-            "kind": "Role",
-            "name": DRIVER_SERVICE_ACCOUNT,
-        },
-        "subjects": [
-            {"kind": "ServiceAccount", "name": DRIVER_SERVICE_ACCOUNT, "namespace": namespace}
-        ],
-    }
-
-
-def checkpoint_claim_manifest(
-    namespace: str, cfg: SparkConfig, storage_class: str, access_mode: str
-) -> dict[str, Any]:
-    """Driver and executors both write streaming state, so on a multi-node cluster the claim
-    must be ReadWriteMany (EFS on eks); single-node minikube gets by with ReadWriteOnce."""
-    return {
-        "apiVersion": "v1",
-        "kind": "PersistentVolumeClaim",
-        "metadata": support_object_meta(CHECKPOINT_CLAIM, namespace),
-        "spec": {
-            "accessModes": [access_mode],
-            "storageClassName": storage_class,
-            "resources": {"requests": {"storage": cfg.checkpoint_size}},
         },
     }
 
@@ -271,59 +173,9 @@ class SparkOperatorStack(pulumi.ComponentResource):
             opts=child,
         )
 
-        account = k8s.core.v1.ServiceAccount(
-            f"{name}-driver-sa",
-            metadata=ns.apply(lambda n: driver_service_account_manifest(n)["metadata"]),
-            automount_service_account_token=True,
-            opts=child,
-        )
-        role = manifests.resource_from_manifest(
-            k8s.rbac.v1.Role,
-            f"{name}-driver-role",
-            ns.apply(driver_role_manifest),
-            child,
-            rules="rules",
-        )
-        binding = manifests.resource_from_manifest(
-            k8s.rbac.v1.RoleBinding,
-            f"{name}-driver-binding",
-            ns.apply(driver_role_binding_manifest),
-            pulumi.ResourceOptions(parent=self, depends_on=[account, role]),
-            role_ref="roleRef",
-            subjects="subjects",
-        )
-        claim = manifests.resource_from_manifest(
-            k8s.core.v1.PersistentVolumeClaim,
-            f"{name}-checkpoints",
-            ns.apply(
-                lambda n: checkpoint_claim_manifest(
-                    n, cfg, args.storage_class, args.checkpoint_access_mode
-                )
-            ),
-            child,
-            spec="spec",
-        )
-
-        app = pulumi.Output.all(
-            ns,
-            args.processor_image,
-            args.kafka_bootstrap_servers,
-            args.cassandra_hosts,
-        ).apply(
-            lambda v: spark_application_manifest(
-                v[0],
-                cfg,
-                ProcessorWiring(
-                    image=v[1],
-                    kafka_bootstrap_servers=v[2],
-                    kafka_topic=args.kafka_topic,
-                    kafka_dlq_topic=args.kafka_dlq_topic,
-                    cassandra_hosts=v[3],
-                    cassandra_port=args.cassandra_port,
-                    cassandra_keyspace=args.cassandra_keyspace,
-                    cassandra_credentials_secret=args.cassandra_credentials_secret,
-                ),
-            )
+        support = driver_support(name, args, self)
+        app = pulumi.Output.all(ns, resolved_wiring(args)).apply(
+            lambda v: spark_application_manifest(v[0], cfg, v[1])
         )
         k8s.apiextensions.CustomResource(
             f"{name}-application",
@@ -331,7 +183,7 @@ class SparkOperatorStack(pulumi.ComponentResource):
             kind="SparkApplication",
             metadata=app.apply(lambda m: m["metadata"]),
             spec=app.apply(lambda m: m["spec"]),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[release, binding, claim]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[release, *support]),
         )
 
         self.operator_namespace = operator_ns.metadata["name"]

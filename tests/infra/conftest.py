@@ -24,6 +24,12 @@ def eks() -> Rendered:
     return run_program("eks")
 
 
+@pytest.fixture(scope="session")
+def minikube_submit() -> Rendered:
+    """The minikube stack with the processor on Spark's own scheduler (`spark.runner: submit`)."""
+    return run_program("minikube", overrides={"spark": {"runner": "submit"}})
+
+
 @pytest.fixture(params=["minikube", "eks"], scope="session")
 def any_stack(request: pytest.FixtureRequest, minikube: Rendered, eks: Rendered) -> Rendered:
     return minikube if request.param == "minikube" else eks
@@ -32,3 +38,9 @@ def any_stack(request: pytest.FixtureRequest, minikube: Rendered, eks: Rendered)
 @pytest.fixture
 def mocked() -> Callable[..., Rendered]:
     return run_mocked
+
+
+@pytest.fixture(params=["minikube", "eks", "minikube-submit"], scope="session")
+def every_stack(request: pytest.FixtureRequest) -> Rendered:
+    """Both stacks and the submit runner: for the rules every rendering must keep."""
+    return request.getfixturevalue(request.param.replace("-", "_"))

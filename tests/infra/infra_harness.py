@@ -28,6 +28,10 @@ COMPONENT_TYPES = {
     "finnhub:infra:ProducerDeployment",
     "finnhub:infra:NetworkPolicies",
 }
+# With `spark.runner: submit` Spark's own scheduler replaces the operator.
+SUBMIT_COMPONENT_TYPES = (COMPONENT_TYPES - {"finnhub:infra:SparkOperatorStack"}) | {
+    "finnhub:infra:SparkSubmitStack"
+}
 
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +40,29 @@ PROJECT = "finnhub-pipeline"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 TF_OUTPUTS = {"namespace": "finnhub", "registry_url": "registry.example.test:5000"}
 FAKE_DIGEST = "sha256:" + "ab" * 32
+
+# What the processor's runners (spark_operator.py, spark_submit.py) take from the other
+# components, for rendering one alone; the image is a digest reference as the program passes.
+PROCESSOR_IMAGE = "registry.test/finnhub-processor@sha256:" + "1" * 64
+
+
+def processor_wiring(config: Any) -> dict[str, Any]:
+    """Keyword arguments of a runner's Args with namespace `pipeline` and `config`."""
+    return {
+        "namespace": "pipeline",
+        "config": config,
+        "storage_class": "standard",
+        "checkpoint_access_mode": "ReadWriteOnce",
+        "processor_image": PROCESSOR_IMAGE,
+        "kafka_bootstrap_servers": "kafka:9092",
+        "kafka_topic": "market",
+        "kafka_dlq_topic": "market.dlq",
+        "cassandra_hosts": "cassandra",
+        "cassandra_port": 9042,
+        "cassandra_keyspace": "market",
+        "cassandra_credentials_secret": "cassandra-credentials",
+    }
+
 
 # Kubernetes resource types that are not plain manifests (Pulumi-level objects).
 NOT_MANIFESTS = ("kubernetes:helm.sh/v3:Release", "pulumi:providers:kubernetes")
@@ -146,9 +173,15 @@ class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
         return super().RegisterResourceOutputs(request)
 
 
-def stack_config(stack: str, secrets: dict[str, str]) -> tuple[dict[str, str], list[str]]:
-    """A stack file's config as the engine hands it to the program (values JSON-encoded)."""
+def stack_config(
+    stack: str, secrets: dict[str, str], overrides: dict[str, dict[str, Any]] | None = None
+) -> tuple[dict[str, str], list[str]]:
+    """A stack file's config as the engine hands it to the program (values JSON-encoded);
+    `overrides` are merged into the named sections, as if the stack file said them."""
     raw = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    for section, values in (overrides or {}).items():
+        key = f"{PROJECT}:{section}"
+        raw[key] = {**raw.get(key, {}), **values}
     config = {
         key: value if isinstance(value, str) else json.dumps(value) for key, value in raw.items()
     }
@@ -182,8 +215,12 @@ def run_mocked(
     return rendered
 
 
-def run_program(stack: str, tf_outputs: dict[str, Any] | None = None) -> Rendered:
-    config, secret_keys = stack_config(stack, {"finnhubToken": "test-finnhub-token"})
+def run_program(
+    stack: str,
+    tf_outputs: dict[str, Any] | None = None,
+    overrides: dict[str, dict[str, Any]] | None = None,
+) -> Rendered:
+    config, secret_keys = stack_config(stack, {"finnhubToken": "test-finnhub-token"}, overrides)
 
     def program() -> None:
         # What the engine runs for `main: infra/`: the folder, i.e. its __main__.py.

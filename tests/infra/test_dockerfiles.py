@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from finnhub_images.catalog import IMAGES
 from finnhub_infra.components.fake_feed import FAKE_FEED_UID
-from finnhub_infra.components.spark_operator import MAIN_APPLICATION_FILE, SPARK_UID
+from finnhub_infra.components.processor_workload import MAIN_APPLICATION_FILE, SPARK_UID
 from finnhub_infra.config import FakeFeedConfig, ProducerConfig
 
 ROOT = Path(__file__).resolve().parents[2]

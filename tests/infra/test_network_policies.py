@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
+
 from finnhub_infra.components.network_policy import (
     EXTERNAL,
     FAKE_FEED,
     FLOWS,
     PRODUCER,
+    SUBMITTER,
     WORKLOADS,
     NetworkPolicies,
     NetworkPoliciesArgs,
     all_policy_manifests,
     flows_for,
+    workload_policy_manifest,
 )
 from infra_harness import Rendered, run_mocked
 
@@ -76,7 +80,12 @@ def test_nothing_but_the_flow_table_reaches_kafka_and_cassandra() -> None:
 
 def test_only_declared_workloads_leave_the_cluster() -> None:
     leaving = {e.workload for e in EXTERNAL if e.direction == "egress"}
-    assert leaving == {"finnhub-producer", "finnhub-processor", "grafana"}
+    assert leaving == {
+        "finnhub-producer",
+        "finnhub-processor",
+        "grafana",
+        "finnhub-processor-submitter",
+    }
     policies = by_name()
     for workload in WORKLOADS:
         if workload in leaving:
@@ -143,3 +152,26 @@ def test_component_creates_the_feeds_policy_only_when_given_its_port() -> None:
     without = {r.name for r in run_mocked(lambda: body(None)).resources}
     with_feed = {r.name for r in run_mocked(lambda: body(FEED_PORT)).resources}
     assert with_feed - without == {f"network-allow-{FAKE_FEED}"}
+
+
+def test_with_the_submit_runner_policies_select_the_workloads_it_creates(
+    minikube_submit: Rendered,
+) -> None:
+    names = set()
+    for m in minikube_submit.manifests():
+        if m["kind"] in ("Deployment", "StatefulSet", "Job"):
+            names.add(m["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"])
+        if m["kind"] == "ConfigMap" and m["metadata"]["name"] == "finnhub-processor-pod-templates":
+            for text in m["data"].values():
+                names.add(json.loads(text)["metadata"]["labels"]["app.kubernetes.io/name"])
+    policies = {
+        m["metadata"]["name"] for m in minikube_submit.manifests() if m["kind"] == "NetworkPolicy"
+    }
+    assert {f"allow-{name}" for name in names} | {"default-deny", "allow-dns"} == policies
+
+
+def test_the_submitter_may_reach_only_the_kubernetes_api() -> None:
+    policy = workload_policy_manifest("ns", SUBMITTER)
+    assert policy["spec"]["policyTypes"] == ["Egress"]
+    (rule,) = policy["spec"]["egress"]
+    assert {p["port"] for p in rule["ports"]} == {443, 6443}

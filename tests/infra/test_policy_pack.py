@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import json
 import sys
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -137,22 +138,44 @@ def test_spark_application_without_limits_or_as_root_is_reported(minikube: Rende
     assert any("driver: runAsNonRoot" in m for m in found)
 
 
+SUBMITTER = "finnhub-processor-submitter"
+TEMPLATES = "finnhub-processor-pod-templates"
+
+
+def test_a_spark_submission_without_executor_limits_is_reported(minikube_submit: Rendered) -> None:
+    deployment = copy.deepcopy(minikube_submit.manifest("Deployment", SUBMITTER))
+    args = container_of(deployment)["args"]
+    index = next(i for i, a in enumerate(args) if a.startswith("spark.kubernetes.executor.limit"))
+    del args[index - 1 : index + 1]
+    found = violations(deployment)
+    assert any("spark-submit sets no spark.kubernetes.executor.limit.cores" in m for m in found)
+
+
+def test_a_spark_pod_template_running_as_root_is_reported(minikube_submit: Rendered) -> None:
+    config_map = copy.deepcopy(minikube_submit.manifest("ConfigMap", TEMPLATES))
+    pod = json.loads(config_map["data"]["driver.json"])
+    pod["spec"]["securityContext"]["runAsNonRoot"] = False
+    config_map["data"]["driver.json"] = json.dumps(pod)
+    found = violations(config_map, "kubernetes:core/v1:ConfigMap")
+    assert any("driver.json/spark-kubernetes-driver: runAsNonRoot" in m for m in found)
+
+
 def test_non_kubernetes_resources_are_ignored() -> None:
     assert violations({"anything": 1}, "docker:index/image:Image") == []
 
 
-def test_the_program_passes_every_resource_policy(any_stack: Rendered) -> None:
-    for resource in any_stack.resources:
+def test_the_program_passes_every_resource_policy(every_stack: Rendered) -> None:
+    for resource in every_stack.resources:
         props = unwrap_secrets(resource.inputs)
         assert violations(props, resource.typ) == [], resource.name
 
 
-def test_the_program_passes_the_stack_policy(any_stack: Rendered) -> None:
+def test_the_program_passes_the_stack_policy(every_stack: Rendered) -> None:
     found: list[str] = []
     args = SimpleNamespace(
         resources=[
             SimpleNamespace(resource_type=r.typ, props=unwrap_secrets(r.inputs))
-            for r in any_stack.resources
+            for r in every_stack.resources
         ]
     )
     policies.NAMESPACE_DEFAULT_DENY.validate(args, lambda m, urn=None: found.append(m))

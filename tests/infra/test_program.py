@@ -6,7 +6,14 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from infra_harness import COMPONENT_TYPES, FAKE_DIGEST, TF_OUTPUTS, Rendered, run_program
+from infra_harness import (
+    COMPONENT_TYPES,
+    FAKE_DIGEST,
+    SUBMIT_COMPONENT_TYPES,
+    TF_OUTPUTS,
+    Rendered,
+    run_program,
+)
 from local_stack.artifacts import CASSANDRA_VERSION, KAFKA_VERSION
 
 
@@ -18,6 +25,30 @@ def test_program_composes_one_of_each_component(any_stack: Rendered) -> None:
     kinds = Counter(r.typ for r in any_stack.resources if r.typ.startswith("finnhub:infra:"))
     assert set(kinds) == COMPONENT_TYPES
     assert all(count == 1 for count in kinds.values())
+
+
+def test_submit_runner_composes_spark_submit_instead_of_the_operator(
+    minikube_submit: Rendered,
+) -> None:
+    kinds = Counter(r.typ for r in minikube_submit.resources if r.typ.startswith("finnhub:infra:"))
+    assert set(kinds) == SUBMIT_COMPONENT_TYPES
+    assert all(count == 1 for count in kinds.values())
+
+
+def test_submit_runner_needs_no_operator_chart_crd_or_namespace(minikube_submit: Rendered) -> None:
+    assert minikube_submit.of_type("kubernetes:helm.sh/v3:Release") == []
+    kinds = Counter(m["kind"] for m in minikube_submit.manifests())
+    assert "SparkApplication" not in kinds and "Namespace" not in kinds
+    assert kinds["Deployment"] == 4
+    assert (kinds["ServiceAccount"], kinds["Role"], kinds["RoleBinding"]) == (2, 2, 2)
+
+
+def test_submitter_runs_the_built_processor_image_by_digest(minikube_submit: Rendered) -> None:
+    pod = minikube_submit.manifest("Deployment", "finnhub-processor-submitter")["spec"]
+    (submitter,) = pod["template"]["spec"]["containers"]
+    expected = f"{TF_OUTPUTS['registry_url']}/finnhub-processor@{FAKE_DIGEST}"
+    assert submitter["image"] == expected
+    assert f"spark.kubernetes.container.image={expected}" in submitter["args"]
 
 
 def test_program_creates_expected_kubernetes_kinds(minikube: Rendered) -> None:
@@ -46,8 +77,8 @@ def test_operator_chart_is_pinned(any_stack: Rendered) -> None:
     assert release.inputs["repositoryOpts"]["repo"] == "https://kubeflow.github.io/spark-operator"
 
 
-def test_every_namespaced_object_lands_in_the_bootstrap_namespace(any_stack: Rendered) -> None:
-    for m in any_stack.manifests():
+def test_every_namespaced_object_lands_in_the_bootstrap_namespace(every_stack: Rendered) -> None:
+    for m in every_stack.manifests():
         if m["kind"] == "Namespace":
             continue
         assert m["metadata"]["namespace"] == TF_OUTPUTS["namespace"], m["metadata"]["name"]
@@ -160,10 +191,10 @@ def test_processor_and_grafana_use_the_cassandra_stacks_address_and_credentials(
     assert "cassandra.finnhub.svc.cluster.local:9042" in datasource
 
 
-def test_every_secret_reference_points_at_an_existing_secret_key(any_stack: Rendered) -> None:
+def test_every_secret_reference_points_at_an_existing_secret_key(every_stack: Rendered) -> None:
     secrets = {
         m["metadata"]["name"]: set(m["stringData"])
-        for m in any_stack.manifests()
+        for m in every_stack.manifests()
         if m["kind"] == "Secret"
     }
     refs = []
@@ -178,7 +209,7 @@ def test_every_secret_reference_points_at_an_existing_secret_key(any_stack: Rend
             for value in node:
                 collect(value)
 
-    collect(any_stack.manifests())
+    collect(every_stack.manifests())
     assert refs
     for ref in refs:
         assert ref["key"] in secrets.get(ref["name"], set()), ref
@@ -208,8 +239,8 @@ def test_stacks_use_their_own_kube_context(minikube: Rendered, eks: Rendered) ->
     assert remote.inputs["context"] == "finnhub-eks"
 
 
-def test_kubernetes_resources_use_the_stacks_provider(any_stack: Rendered) -> None:
-    for r in any_stack.resources:
+def test_kubernetes_resources_use_the_stacks_provider(every_stack: Rendered) -> None:
+    for r in every_stack.resources:
         if r.typ.startswith("kubernetes:"):
             assert r.provider is not None and "::cluster::" in r.provider, r.name
 
@@ -219,14 +250,14 @@ def urn_type(urn: str) -> str:
     return urn.split("::")[2].split("$")[-1]
 
 
-def test_every_resource_is_a_child_of_its_component(any_stack: Rendered) -> None:
-    assert len(any_stack.parents) == len(any_stack.resources)
-    for urn, parent in any_stack.parents.items():
+def test_every_resource_is_a_child_of_its_component(every_stack: Rendered) -> None:
+    assert len(every_stack.parents) == len(every_stack.resources)
+    for urn, parent in every_stack.parents.items():
         typ = urn_type(urn)
         if typ.startswith("finnhub:infra:") or typ.startswith("pulumi:providers:"):
             assert urn_type(parent) == "pulumi:pulumi:Stack", urn
         else:
-            assert urn_type(parent) in COMPONENT_TYPES, urn
+            assert urn_type(parent) in COMPONENT_TYPES | SUBMIT_COMPONENT_TYPES, urn
 
 
 def test_every_component_registers_the_outputs_others_need(any_stack: Rendered) -> None:
@@ -236,3 +267,12 @@ def test_every_component_registers_the_outputs_others_need(any_stack: Rendered) 
     assert {"contact_points", "credentials_secret_name"} <= by_type["finnhub:infra:CassandraStack"]
     assert {"producer", "processor"} <= by_type["finnhub:infra:AppImages"]
     assert {"admin_secret_name", "service_name"} <= by_type["finnhub:infra:GrafanaStack"]
+
+
+def test_the_spark_runner_registers_what_the_stack_exports(
+    minikube: Rendered, minikube_submit: Rendered
+) -> None:
+    operator = {urn_type(u): n for u, n in minikube.registered_outputs.items()}
+    submit = {urn_type(u): n for u, n in minikube_submit.registered_outputs.items()}
+    assert "operator_namespace" in operator["finnhub:infra:SparkOperatorStack"]
+    assert "submitter_name" in submit["finnhub:infra:SparkSubmitStack"]

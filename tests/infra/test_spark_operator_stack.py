@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-from finnhub_infra.components.spark_operator import (
-    MAIN_APPLICATION_FILE,
-    SparkOperatorStack,
-    SparkOperatorStackArgs,
-)
+from finnhub_infra.components.processor_workload import MAIN_APPLICATION_FILE
+from finnhub_infra.components.spark_operator import SparkOperatorStack, SparkOperatorStackArgs
 from finnhub_infra.config import SparkConfig
-from infra_harness import Rendered, run_mocked
+from infra_harness import PROCESSOR_IMAGE, Rendered, processor_wiring, run_mocked
 
-IMAGE = "registry.test/finnhub-processor@sha256:" + "1" * 64
+IMAGE = PROCESSOR_IMAGE
 
 
 def render(cfg: SparkConfig) -> Rendered:
     def body() -> object:
-        return SparkOperatorStack(
-            "spark",
-            SparkOperatorStackArgs(
-                namespace="pipeline",
-                config=cfg,
-                storage_class="standard",
-                checkpoint_access_mode="ReadWriteOnce",
-                processor_image=IMAGE,
-                kafka_bootstrap_servers="kafka:9092",
-                kafka_topic="market",
-                kafka_dlq_topic="market.dlq",
-                cassandra_hosts="cassandra",
-                cassandra_port=9042,
-                cassandra_keyspace="market",
-                cassandra_credentials_secret="cassandra-credentials",
-            ),
-        )
+        return SparkOperatorStack("spark", SparkOperatorStackArgs(**processor_wiring(cfg)))
 
     return run_mocked(body)
 

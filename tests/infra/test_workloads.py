@@ -38,25 +38,25 @@ def containers(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     return spec.get("initContainers", []) + spec["containers"]
 
 
-def test_every_container_has_requests_and_limits(any_stack: Rendered) -> None:
-    for name, m in pod_specs(any_stack):
+def test_every_container_has_requests_and_limits(every_stack: Rendered) -> None:
+    for name, m in pod_specs(every_stack):
         for c in containers(m):
             resources = c["resources"]
             for part in ("requests", "limits"):
                 assert {"cpu", "memory"} <= set(resources[part]), f"{name}: {part}"
 
 
-def test_memory_limit_equals_request_for_jvm_and_python_workloads(any_stack: Rendered) -> None:
+def test_memory_limit_equals_request_for_jvm_and_python_workloads(every_stack: Rendered) -> None:
     # A heap sized to the request must not be OOM-killed below the limit nor overcommit nodes.
-    for name, m in pod_specs(any_stack):
+    for name, m in pod_specs(every_stack):
         for c in containers(m):
             r = c["resources"]
             if m["kind"] == "StatefulSet":
                 assert r["requests"]["memory"] == r["limits"]["memory"], name
 
 
-def test_long_running_containers_have_liveness_and_readiness_probes(any_stack: Rendered) -> None:
-    for name, m in pod_specs(any_stack):
+def test_long_running_containers_have_liveness_and_readiness_probes(every_stack: Rendered) -> None:
+    for name, m in pod_specs(every_stack):
         if m["kind"] not in LONG_RUNNING:
             continue
         # Init containers run to completion; Kubernetes rejects probes on them.
@@ -65,16 +65,16 @@ def test_long_running_containers_have_liveness_and_readiness_probes(any_stack: R
             assert "readinessProbe" in c, name
 
 
-def test_every_pod_runs_as_non_root_with_runtime_default_seccomp(any_stack: Rendered) -> None:
-    for name, m in pod_specs(any_stack):
+def test_every_pod_runs_as_non_root_with_runtime_default_seccomp(every_stack: Rendered) -> None:
+    for name, m in pod_specs(every_stack):
         pod = m["spec"]["template"]["spec"]["securityContext"]
         assert pod["runAsNonRoot"] is True, name
         assert pod["runAsUser"] > 0, name
         assert pod["seccompProfile"]["type"] == "RuntimeDefault", name
 
 
-def test_every_container_drops_all_capabilities_and_escalation(any_stack: Rendered) -> None:
-    for name, m in pod_specs(any_stack):
+def test_every_container_drops_all_capabilities_and_escalation(every_stack: Rendered) -> None:
+    for name, m in pod_specs(every_stack):
         for c in containers(m):
             sc = c["securityContext"]
             assert sc["allowPrivilegeEscalation"] is False, name
@@ -92,29 +92,31 @@ def test_spark_driver_and_executors_run_non_root_with_limits(any_stack: Rendered
         assert part["coreLimit"] and part["memory"] and part["cores"] >= 1
 
 
-def test_every_image_is_pinned_to_a_tag_or_digest(any_stack: Rendered) -> None:
-    images = [c["image"] for _, m in pod_specs(any_stack) for c in containers(m)]
-    images.append(any_stack.manifest("SparkApplication", "finnhub-processor")["spec"]["image"])
+def test_every_image_is_pinned_to_a_tag_or_digest(every_stack: Rendered) -> None:
+    images = [c["image"] for _, m in pod_specs(every_stack) for c in containers(m)]
+    images += [
+        m["spec"]["image"] for m in every_stack.manifests() if m["kind"] == "SparkApplication"
+    ]
     for image in images:
         assert "@sha256:" in image or (":" in image.rsplit("/", 1)[-1]), image
         assert not image.endswith(":latest"), image
 
 
-def test_every_object_carries_the_recommended_labels(any_stack: Rendered) -> None:
-    for m in any_stack.manifests():
+def test_every_object_carries_the_recommended_labels(every_stack: Rendered) -> None:
+    for m in every_stack.manifests():
         labels = m["metadata"].get("labels", {})
         assert set(labels) >= RECOMMENDED_LABELS, f"{m['kind']}/{m['metadata']['name']}"
         assert all(len(v) <= 63 for v in labels.values())
 
 
-def test_pod_templates_carry_the_recommended_labels(any_stack: Rendered) -> None:
-    for name, m in pod_specs(any_stack):
+def test_pod_templates_carry_the_recommended_labels(every_stack: Rendered) -> None:
+    for name, m in pod_specs(every_stack):
         labels = m["spec"]["template"]["metadata"]["labels"]
         assert set(labels) >= RECOMMENDED_LABELS, name
 
 
-def test_no_secret_value_appears_outside_secrets(any_stack: Rendered) -> None:
-    for m in any_stack.manifests():
+def test_no_secret_value_appears_outside_secrets(every_stack: Rendered) -> None:
+    for m in every_stack.manifests():
         if m["kind"] == "Secret":
             continue
         text = json.dumps(m)
@@ -122,16 +124,16 @@ def test_no_secret_value_appears_outside_secrets(any_stack: Rendered) -> None:
             assert value not in text, f"{m['kind']}/{m['metadata']['name']} holds a secret"
 
 
-def test_no_env_var_carries_a_literal_credential(any_stack: Rendered) -> None:
-    for name, m in pod_specs(any_stack):
+def test_no_env_var_carries_a_literal_credential(every_stack: Rendered) -> None:
+    for name, m in pod_specs(every_stack):
         for c in containers(m):
             for env in c.get("env", []):
                 if any(w in env["name"] for w in ("PASSWORD", "TOKEN", "CLUSTER_ID")):
                     assert "valueFrom" in env and "value" not in env, f"{name}: {env['name']}"
 
 
-def test_secret_values_are_pulumi_secrets_in_the_state(any_stack: Rendered) -> None:
-    for r in any_stack.of_type("kubernetes:core/v1:Secret"):
+def test_secret_values_are_pulumi_secrets_in_the_state(every_stack: Rendered) -> None:
+    for r in every_stack.of_type("kubernetes:core/v1:Secret"):
         assert is_secret(r.inputs["stringData"]), r.name
 
 
@@ -140,8 +142,8 @@ def test_grafana_admin_password_is_generated_when_not_configured(minikube: Rende
     assert secret["stringData"]["admin-password"] == "generated-grafana-admin-password"
 
 
-def test_no_host_access_anywhere(any_stack: Rendered) -> None:
-    for name, m in pod_specs(any_stack):
+def test_no_host_access_anywhere(every_stack: Rendered) -> None:
+    for name, m in pod_specs(every_stack):
         spec = m["spec"]["template"]["spec"]
         assert not spec.get("hostNetwork") and not spec.get("hostPID"), name
         for volume in spec.get("volumes", []):
@@ -150,7 +152,7 @@ def test_no_host_access_anywhere(any_stack: Rendered) -> None:
             assert all("hostPort" not in p for p in c.get("ports", [])), name
 
 
-def test_image_pull_policy_never_is_not_used(any_stack: Rendered) -> None:
-    for name, m in pod_specs(any_stack):
+def test_image_pull_policy_never_is_not_used(every_stack: Rendered) -> None:
+    for name, m in pod_specs(every_stack):
         for c in containers(m):
             assert c["imagePullPolicy"] == "IfNotPresent", name

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,6 +15,11 @@ import pytest
 from finnhub_processor.job import spark_session_builder
 from finnhub_processor.settings import ProcessorSettings
 from pyspark.sql import SparkSession
+
+# Test modules import the TLS test server by name (pytest runs with --import-mode=importlib).
+sys.path.insert(0, str(Path(__file__).parent))
+
+from tls_api_server import FakeApiServer, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_FILE = ROOT / "schemas" / "trades.avsc"
@@ -102,3 +108,13 @@ def encode_trades(parsed_schema: dict) -> EncodeTrades:
         return buffer.getvalue()
 
     return encode
+
+
+@pytest.fixture
+def api_server(tmp_path: Path) -> Iterator[FakeApiServer]:
+    """An HTTPS server on 127.0.0.1 answering from `replies`, recording what it was asked;
+    `tmp_path/account` holds its CA and a token, as a pod's service account folder does."""
+    if shutil.which("openssl") is None:
+        unavailable("openssl is needed to make the test API server's certificate")
+    with serving(tmp_path) as server:
+        yield server

@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from pyspark import SparkConf
+from pyspark import SparkConf, SparkContext
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
@@ -76,20 +76,34 @@ PY4J_LOGGERS = ("py4j.clientserver", "py4j.java_gateway")
 LOOPBACK_ADDRESS = "127.0.0.1"
 
 
+def submitted_conf() -> SparkConf:
+    """What the launching spark-submit set (master, driver address), empty without one.
+
+    Under spark-submit the JVM is up before Python starts; until pyspark connects to it, a
+    `SparkConf()` is an empty Python dict and sees none of spark-submit's settings. Connecting
+    early is harmless then (the launcher fixed the JVM's options already); without a launcher
+    the JVM is not started here, so that the builder's options still reach its launch.
+    """
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:
+        return SparkConf()
+    SparkContext._ensure_initialized()
+    return SparkConf()
+
+
 def spark_session_builder(settings: ProcessorSettings) -> SparkSession.Builder:
     """The processor's session settings, the one place every Spark the project starts gets them.
 
     The job, the tests and the benchmarks all build from here, so the semantics a test checks
-    (late-trade filtering, no-data batches) are those the job runs with. A master given by
-    spark-submit (e.g. the spark-operator) wins over SPARK_MASTER.
+    (late-trade filtering, no-data batches) are those the job runs with. What spark-submit set
+    wins: its master over SPARK_MASTER, its driver address over loopback (on Kubernetes it is
+    the driver pod's, which executors connect to).
     """
     # Read by the JVM's launcher (spark-submit) and by the web UI's bind; the conf entries below
     # cover the driver once the JVM is up. setdefault: an address set on purpose is kept.
     os.environ.setdefault("SPARK_LOCAL_IP", LOOPBACK_ADDRESS)
+    submitted = submitted_conf()
     builder = (
         SparkSession.builder.appName("finnhub-processor")
-        .config("spark.driver.bindAddress", LOOPBACK_ADDRESS)
-        .config("spark.driver.host", LOOPBACK_ADDRESS)
         # Windows are epoch-aligned either way; UTC keeps rendered timestamps unambiguous.
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", str(settings.spark_shuffle_partitions))
@@ -107,9 +121,12 @@ def spark_session_builder(settings: ProcessorSettings) -> SparkSession.Builder:
         # current batch's watermark, the one that also evicts (see the README, "late").
         .config("spark.sql.streaming.statefulOperator.allowMultiple", "false")
     )
+    for key in ("spark.driver.bindAddress", "spark.driver.host"):
+        if not submitted.contains(key):
+            builder = builder.config(key, LOOPBACK_ADDRESS)
     if settings.spark_jar_list:
         builder = builder.config("spark.jars", ",".join(settings.spark_jar_list))
-    if not SparkConf().contains("spark.master"):
+    if not submitted.contains("spark.master"):
         builder = builder.master(settings.spark_master)
     return builder
 

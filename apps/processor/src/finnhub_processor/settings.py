@@ -78,3 +78,25 @@ class ProcessorSettings(BaseSettings):
     @property
     def spark_jar_list(self) -> list[str]:
         return [jar.strip() for jar in self.spark_jars.split(",") if jar.strip()]
+
+
+class SubmitterSettings(BaseSettings):
+    """The submitter's configuration (`python -m finnhub_processor.k8s_submit`): its own pod,
+    from the downward API, and where the Pulumi program mounted the driver's pod template."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    pod_name: str = Field(min_length=1, description="fieldRef metadata.name")
+    pod_uid: str = Field(min_length=1, description="fieldRef metadata.uid")
+    pod_namespace: str = Field(min_length=1, description="fieldRef metadata.namespace")
+    submit_app_name: str = Field(
+        "finnhub-processor", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63
+    )
+    submit_driver_template: str = Field(
+        description="The driver pod template (JSON) the owner reference is added to."
+    )
+    submit_work_dir: str = Field(
+        "/tmp/finnhub-submit", description="Writable: the rendered template, the ready marker."
+    )
+    submit_poll_seconds: float = Field(2.0, gt=0)
+    spark_home: str = Field(description="Where bin/spark-submit is (the image sets it).")
