@@ -1,50 +1,18 @@
-"""The processor image's connector step, run for real without Docker: Maven resolves the
-Dockerfile's own pom, then the Dockerfile's own jar loop merges the result into a Spark jars
-folder laid out like the locked pyspark's. Proves the coordinates resolve and that no library
-lands on the classpath twice."""
+"""The processor image's connectors: local-stack's connector jar set (the one `make run` and the
+tests run with), resolved for real, is what the image's context copies into pyspark's jars, and
+no library lands on the Spark classpath twice."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pyspark
 import pytest
-from infra_harness import REPO_ROOT
-
-DOCKERFILE = REPO_ROOT / "apps" / "processor" / "Dockerfile"
-
-
-def need(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        reason = f"{tool} is not on PATH; the processor connector check needs Java and Maven"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
-    return path
-
-
-def dockerfile_pom() -> str:
-    match = re.search(r"^COPY <<'POM' pom.xml\n(.*?)^POM$", DOCKERFILE.read_text(), re.S | re.M)
-    assert match, "no pom heredoc in the processor Dockerfile"
-    return match.group(1)
-
-
-def dockerfile_jar_loop() -> str:
-    text = DOCKERFILE.read_text()
-    match = re.search(
-        r"^RUN (for jar in /tmp/connectors/\*\.jar; do.*?done) \\$", text, re.S | re.M
-    )
-    assert match, "no connector loop in the processor Dockerfile"
-    return match.group(1).replace("\\\n", "\n")
-
-
-def spark_jar_names() -> list[str]:
-    return sorted(p.name for p in (Path(pyspark.__file__).parent / "jars").glob("*.jar"))
+from finnhub_images.catalog import PROCESSOR
+from local_stack.artifacts import SPARK_VERSION, JarResolver
+from local_stack.errors import LocalStackError
+from local_stack.settings import LocalStackSettings
 
 
 def artifact(name: str) -> str:
@@ -52,49 +20,29 @@ def artifact(name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def merged_jars(tmp_path_factory: pytest.TempPathFactory) -> tuple[set[str], set[str]]:
-    mvn = need("mvn")
-    need("java")
-    work = tmp_path_factory.mktemp("connectors")
-    (work / "pom.xml").write_text(dockerfile_pom())
-    out = work / "connectors"
-    result = subprocess.run(
-        [mvn, "-B", "-q", "dependency:copy-dependencies", "-DincludeScope=runtime",
-         f"-DoutputDirectory={out}"],
-        cwd=work, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    spark_home = work / "spark"
-    (spark_home / "jars").mkdir(parents=True)
-    before = set(spark_jar_names())
-    for name in before:
-        (spark_home / "jars" / name).touch()
-    loop = dockerfile_jar_loop().replace("/tmp/connectors", str(out))
-    subprocess.run(
-        ["bash", "-euc", loop], env={**os.environ, "SPARK_HOME": str(spark_home)},
-        check=True, timeout=60,
-    )  # fmt: skip
-    after = {p.name for p in (spark_home / "jars").glob("*.jar")}
-    return before, after - before
+def connector_jars() -> set[str]:
+    resolver = JarResolver(LocalStackSettings())
+    (jar_set,) = PROCESSOR.jar_sets.values()
+    try:
+        resolver.jars(jar_set)
+    except LocalStackError as error:
+        pytest.fail(f"the processor's connector jar set did not resolve: {error}", pytrace=False)
+    return {path.name for path in resolver.jar_dir(jar_set).glob("*.jar")}
 
 
-def test_the_dockerfiles_connectors_resolve_and_are_added(
-    merged_jars: tuple[set[str], set[str]],
+def test_the_connectors_match_the_locked_pyspark_and_bring_their_dependencies(
+    connector_jars: set[str],
 ) -> None:
-    _, added = merged_jars
-    added_artifacts = {artifact(name) for name in added}
+    assert pyspark.__version__ == SPARK_VERSION
     assert {
-        "spark-sql-kafka-0-10_2.13",
-        "spark-avro_2.13",
-        "spark-token-provider-kafka-0-10_2.13",
-        "kafka-clients",
-        "commons-pool2",
-    } <= added_artifacts
+        f"spark-sql-kafka-0-10_2.13-{SPARK_VERSION}.jar",
+        f"spark-avro_2.13-{SPARK_VERSION}.jar",
+    } <= connector_jars
+    assert {"spark-token-provider-kafka-0-10_2.13", "kafka-clients", "commons-pool2"} <= {
+        artifact(name) for name in connector_jars
+    }
 
 
-def test_no_library_lands_on_the_spark_classpath_twice(
-    merged_jars: tuple[set[str], set[str]],
-) -> None:
-    before, added = merged_jars
-    spark_artifacts = {artifact(name) for name in before}
-    assert not {artifact(name) for name in added} & spark_artifacts
+def test_no_library_lands_on_the_spark_classpath_twice(connector_jars: set[str]) -> None:
+    spark = {artifact(p.name) for p in (Path(pyspark.__file__).parent / "jars").glob("*.jar")}
+    assert not {artifact(name) for name in connector_jars} & spark
