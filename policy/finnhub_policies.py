@@ -317,9 +317,18 @@ RULES: dict[str, Rule] = {
 }
 
 
+def is_left_out(props: Props) -> bool:
+    """A resource the run leaves out (`--exclude`, `--target`) and that does not exist yet still
+    reaches the policies, with no inputs at all: the engine skips its provider's Check and hands on
+    the old inputs it does not have. It will not be created, so there is nothing to judge; every
+    resource the run does plan has inputs (a Kubernetes object at least its apiVersion and kind, a
+    Helm release its chart)."""
+    return len(props) == 0
+
+
 def _as_policy(name: str, rule: Rule) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-        if not args.resource_type.startswith(K8S):
+        if not args.resource_type.startswith(K8S) or is_left_out(args.props):
             return
         for message in rule(args.resource_type, args.props):
             report_violation(message, None)

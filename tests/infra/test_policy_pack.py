@@ -160,6 +160,13 @@ def test_a_spark_pod_template_running_as_root_is_reported(minikube_submit: Rende
     assert any("driver.json/spark-kubernetes-driver: runAsNonRoot" in m for m in found)
 
 
+@pytest.mark.parametrize("resource_type", [policies.HELM_RELEASE, policies.SPARK_APPLICATION])
+def test_a_resource_the_run_leaves_out_is_not_judged(resource_type: str) -> None:
+    # The offline preview excludes the spark-operator release and the SparkApplication; the engine
+    # still sends both to the pack, with no inputs, and they failed it as unpinned and unsized.
+    assert violations({}, resource_type) == []
+
+
 def test_non_kubernetes_resources_are_ignored() -> None:
     assert violations({"anything": 1}, "docker:index/image:Image") == []
 

@@ -67,7 +67,7 @@ class Preview:
         return Counter(key for key, steps in self.steps().items() if steps == ["create"])
 
 
-def run_preview(stack: str, workdir: Path) -> Preview:
+def run_preview(stack: str, workdir: Path, *extra_args: str) -> Preview:
     plan_path = workdir / f"{stack}-plan.json"
     env = {**os.environ, "FINNHUB_TOKEN": TOKEN_SENTINEL, "PULUMI_PREVIEW_CLI": "built"}
     result = subprocess.run(
@@ -79,6 +79,7 @@ def run_preview(stack: str, workdir: Path) -> Preview:
             "--skip-install",
             "--save-plan",
             str(plan_path),
+            *extra_args,
         ],
         cwd=REPO_ROOT,
         env=env,
@@ -153,6 +154,20 @@ def test_finnhub_token_never_appears_in_plaintext(previews: dict[str, Preview], 
     preview = previews[stack]
     assert TOKEN_SENTINEL not in preview.output
     assert TOKEN_SENTINEL not in preview.plan_text
+
+
+def test_the_policy_pack_runs_in_the_preview_and_the_program_passes_it(
+    toolchain: None, tmp_path: Path
+) -> None:
+    # The pack is Python (policy/PulumiPolicy.yaml): the engine has the language host start it
+    # (RunPlugin), which failed with "method RunPlugin not implemented" before the host had it.
+    policy_dir = REPO_ROOT / "policy"
+    preview = run_preview("minikube", tmp_path, "--policy-pack", str(policy_dir))
+    assert preview.returncode == 0, preview.output[-4000:]
+    # The engine's summary names every pack it ran; only a pack that started and answered gets in.
+    summary = preview.output.split("Policy Packs run:", 1)[-1]
+    assert f"finnhub-security|local|{policy_dir}" in summary, preview.output[-4000:]
+    assert "[mandatory]" not in preview.output, preview.output[-4000:]
 
 
 def test_make_preview_succeeds_on_a_machine_whose_only_uv_is_the_projects(toolchain: None) -> None:

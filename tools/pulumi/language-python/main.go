@@ -3,7 +3,8 @@
 // pulumi-language-python-exec, the upstream runner script shipped in the SDK module, which must sit
 // beside this binary (the install script puts it there).
 //
-// It covers what `pulumi preview` and `pulumi up` need: Run, GetPluginInfo and the plugin questions.
+// It covers what `pulumi preview` and `pulumi up` need: Run, GetPluginInfo and the plugin questions,
+// and RunPlugin, which starts a plugin written in Python (the project's policy pack, policy/).
 // Dependency installation stays with uv (`make setup`), so InstallDependencies, About and the
 // code-generation calls answer Unimplemented, which the engine treats as an older host.
 package main
@@ -14,10 +15,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/cmdutil"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/logging"
@@ -25,6 +28,8 @@ import (
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"github.com/pulumi/pulumi/sdk/v3/python/toolchain"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 )
 
@@ -148,6 +153,122 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 	}
 	return &pulumirpc.RunResponse{}, nil
 }
+
+// RunPlugin starts a plugin whose program is Python source rather than a binary: the engine sends a
+// policy pack directory (PulumiPolicy.yaml, `runtime: python`) here, as it would a Python provider. The
+// interpreter is chosen from the pack's runtime options exactly as Run chooses it for a program, so
+// `toolchain: uv` runs the workspace venv that holds pulumi_policy. The plugin's stdout and stderr go
+// back to the engine as stream messages (its first stdout line is the port it serves on), and the
+// last message is its exit code.
+func (h *languageHost) RunPlugin(
+	req *pulumirpc.RunPluginRequest, server pulumirpc.LanguageRuntime_RunPluginServer,
+) error {
+	info := req.GetInfo()
+	if info == nil {
+		return errors.New("run plugin request carries no program info; this engine is too old for this host")
+	}
+	if req.GetAttachDebugger() {
+		return status.Error(codes.Unimplemented, "this language host cannot start a plugin under a debugger")
+	}
+	options, err := pythonOptions(info)
+	if err != nil {
+		return err
+	}
+	tc, err := toolchain.ResolveToolchain(options)
+	if err != nil {
+		return err
+	}
+	ctx := server.Context()
+	// The context ends when the engine kills the plugin (it cancels the stream), which kills python.
+	cmd, err := tc.Command(ctx, pluginArgs(info, req.GetArgs())...)
+	if err != nil {
+		return err
+	}
+	venv, err := tc.VirtualEnvPath(ctx)
+	if err != nil {
+		return err
+	}
+	if env := pluginEnvironment(req.GetEnv(), venv); env != nil {
+		cmd.Env = env
+	}
+	if pwd := req.GetPwd(); pwd != "" {
+		cmd.Dir = pwd
+	}
+
+	out := &streamSender{server: server}
+	cmd.Stdout = out.writer(func(b []byte) *pulumirpc.RunPluginResponse {
+		return &pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stdout{Stdout: b}}
+	})
+	cmd.Stderr = out.writer(func(b []byte) *pulumirpc.RunPluginResponse {
+		return &pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stderr{Stderr: b}}
+	})
+
+	code := 0
+	if err := cmd.Run(); err != nil {
+		var exitErr *exec.ExitError
+		if !errors.As(err, &exitErr) {
+			return fmt.Errorf("could not run the Python plugin in %s: %w", info.GetProgramDirectory(), err)
+		}
+		code = exitErr.ExitCode()
+	}
+	return out.send(&pulumirpc.RunPluginResponse{
+		Output: &pulumirpc.RunPluginResponse_Exitcode{Exitcode: int32(code)},
+	})
+}
+
+// pluginArgs is python's command line for a plugin: its directory (or entry point in it), which python
+// runs through the directory's __main__.py with the directory first on sys.path, so a pack's own modules
+// import; then the engine's arguments (for a policy pack, the engine's address). -u: the port the
+// plugin prints must reach the engine at once, not when a buffer fills, and pulumi_policy does not
+// flush it.
+func pluginArgs(info *pulumirpc.ProgramInfo, args []string) []string {
+	entry := info.GetEntryPoint()
+	if entry == "" {
+		entry = "."
+	}
+	return append([]string{"-u", filepath.Join(info.GetProgramDirectory(), entry)}, args...)
+}
+
+// pluginEnvironment is the plugin's environment: the one the engine chose for it (it may add a
+// pack's own variables to its own), with the toolchain's virtualenv activated on top the way the
+// toolchain activates it for a program. An engine that sends none leaves the toolchain's (nil).
+func pluginEnvironment(engineEnv []string, venv string) []string {
+	if len(engineEnv) == 0 {
+		return nil
+	}
+	if venv == "" {
+		return append([]string(nil), engineEnv...)
+	}
+	return toolchain.ActivateVirtualEnv(engineEnv, venv)
+}
+
+// streamSender serialises a plugin's stdout and stderr onto the one response stream: exec copies each
+// from its own goroutine, and a gRPC stream must not be sent on from two at once.
+type streamSender struct {
+	mu     sync.Mutex
+	server pulumirpc.LanguageRuntime_RunPluginServer
+}
+
+func (s *streamSender) send(msg *pulumirpc.RunPluginResponse) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.server.Send(msg)
+}
+
+func (s *streamSender) writer(wrap func([]byte) *pulumirpc.RunPluginResponse) io.Writer {
+	return writerFunc(func(b []byte) (int, error) {
+		// exec reuses b for the next read as soon as Write returns, and gRPC may still hold the
+		// message then (it must not be modified after Send), so the message gets its own copy.
+		if err := s.send(wrap(append([]byte(nil), b...))); err != nil {
+			return 0, err
+		}
+		return len(b), nil
+	})
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
 
 // configEnvironment is the stack's config as the runner reads it: PULUMI_CONFIG, a JSON object of
 // every key, and PULUMI_CONFIG_SECRET_KEYS, a JSON array of those that are secret. A stack without
