@@ -157,6 +157,10 @@ class SparkConfig(ConfigModel):
     executor_cores: int = 1
     executor_core_limit: str = "1"
     executor_memory: str = "1g"
+    # CPU the scheduler reserves for each (a Kubernetes quantity, e.g. "250m"); None reserves
+    # the full driver/executor cores. A small node shared with Kafka and Cassandra needs less.
+    driver_core_request: str | None = None
+    executor_core_request: str | None = None
     checkpoint_size: str = "1Gi"
     # Driver and executors share the checkpoint volume: ReadWriteMany wherever pods may land on
     # different nodes. None = the cluster's storage class.

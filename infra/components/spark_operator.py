@@ -118,6 +118,7 @@ def spark_application_manifest(
             "driver": {
                 **pod,
                 "cores": cfg.driver_cores,
+                **({"coreRequest": cfg.driver_core_request} if cfg.driver_core_request else {}),
                 "coreLimit": cfg.driver_core_limit,
                 "memory": cfg.driver_memory,
                 "serviceAccount": DRIVER_SERVICE_ACCOUNT,
@@ -126,6 +127,7 @@ def spark_application_manifest(
                 **pod,
                 "instances": cfg.executor_instances,
                 "cores": cfg.executor_cores,
+                **({"coreRequest": cfg.executor_core_request} if cfg.executor_core_request else {}),
                 "coreLimit": cfg.executor_core_limit,
                 "memory": cfg.executor_memory,
             },

@@ -143,9 +143,19 @@ def volume_confs() -> dict[str, str]:
     return confs
 
 
+def request_confs(cfg: SparkConfig) -> dict[str, str]:
+    confs = {}
+    if cfg.driver_core_request is not None:
+        confs["spark.kubernetes.driver.request.cores"] = cfg.driver_core_request
+    if cfg.executor_core_request is not None:
+        confs["spark.kubernetes.executor.request.cores"] = cfg.executor_core_request
+    return confs
+
+
 def spark_confs(cfg: SparkConfig, wiring: ProcessorWiring) -> dict[str, str]:
     """Every Spark setting of the submission (keys: Spark 4.2's running-on-kubernetes)."""
     return {
+        **request_confs(cfg),
         "spark.kubernetes.container.image": wiring.image,
         "spark.kubernetes.container.image.pullPolicy": "IfNotPresent",
         "spark.kubernetes.authenticate.driver.serviceAccountName": DRIVER_SERVICE_ACCOUNT,

@@ -32,6 +32,10 @@ COMPONENT_TYPES = {
 SUBMIT_COMPONENT_TYPES = (COMPONENT_TYPES - {"finnhub:infra:SparkOperatorStack"}) | {
     "finnhub:infra:SparkSubmitStack"
 }
+# The local stack: Spark's own scheduler, the in-cluster fake feed, no Grafana.
+LOCAL_COMPONENT_TYPES = (SUBMIT_COMPONENT_TYPES - {"finnhub:infra:GrafanaStack"}) | {
+    "finnhub:infra:FakeFeed"
+}
 
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
 from infra_harness import (
     COMPONENT_TYPES,
     FAKE_DIGEST,
+    LOCAL_COMPONENT_TYPES,
     SUBMIT_COMPONENT_TYPES,
     TF_OUTPUTS,
     Rendered,
@@ -33,6 +35,29 @@ def test_submit_runner_composes_spark_submit_instead_of_the_operator(
     kinds = Counter(r.typ for r in minikube_submit.resources if r.typ.startswith("finnhub:infra:"))
     assert set(kinds) == SUBMIT_COMPONENT_TYPES
     assert all(count == 1 for count in kinds.values())
+
+
+def test_local_stack_composes_the_submit_runner_the_fake_feed_and_no_grafana(
+    local: Rendered,
+) -> None:
+    kinds = Counter(r.typ for r in local.resources if r.typ.startswith("finnhub:infra:"))
+    assert set(kinds) == LOCAL_COMPONENT_TYPES
+    assert all(count == 1 for count in kinds.values())
+    assert local.of_type("docker:index/image:Image") == []
+
+
+def test_local_stack_deploys_the_referenced_digests_and_reads_no_terraform_state(
+    local: Rendered,
+) -> None:
+    assert local.calls == []
+    images = {
+        c["image"]
+        for m in local.manifests()
+        if m["kind"] in ("Deployment", "StatefulSet", "Job")
+        for c in m["spec"]["template"]["spec"]["containers"]
+    }
+    assert images and all(i.startswith("127.0.0.1:5000/finnhub-") for i in images)
+    assert all(i.endswith(f"@{FAKE_DIGEST}") for i in images)
 
 
 def test_submit_runner_needs_no_operator_chart_crd_or_namespace(minikube_submit: Rendered) -> None:
@@ -94,13 +119,21 @@ def test_images_are_pushed_to_the_bootstrap_registry(any_stack: Rendered) -> Non
     ]
 
 
-def test_app_images_build_from_each_apps_dockerfile_with_the_repo_as_context(
+def test_app_images_build_from_each_apps_dockerfile_on_its_prepared_context(
     minikube: Rendered,
 ) -> None:
     for app in ("producer", "processor"):
         build = minikube.named(f"images-{app}").inputs["build"]
         assert build["dockerfile"].endswith(f"apps/{app}/Dockerfile")
-        assert build["context"] == build["dockerfile"].removesuffix(f"/apps/{app}/Dockerfile")
+        context = Path(build["context"])
+        assert context.parts[-3:] == ("images", "contexts", app)
+        assert (context / ".prepared").is_file() and (context / "app").is_dir()
+
+
+JAR_OF = {
+    "kafka": {"kafka_2.13": KAFKA_VERSION},
+    "cassandra": {"cassandra-all": CASSANDRA_VERSION},
+}
 
 
 @pytest.mark.parametrize(
@@ -115,7 +148,10 @@ def test_kafka_and_cassandra_images_build_local_stacks_jar_set_at_its_pinned_ver
 ) -> None:
     build = minikube.named(f"images-{image}").inputs["build"]
     assert build["dockerfile"].endswith(f"images/{image}/Dockerfile")
-    assert build["context"].endswith(f".cache/jars/{image}")
+    jars = Path(build["context"]) / "jars"
+    assert {p.name for p in jars.glob("*.jar")} >= {
+        f"{name}-{version}.jar" for name, version in JAR_OF[image].items()
+    }
     assert args.items() <= build["args"].items()
 
 
@@ -257,7 +293,7 @@ def test_every_resource_is_a_child_of_its_component(every_stack: Rendered) -> No
         if typ.startswith("finnhub:infra:") or typ.startswith("pulumi:providers:"):
             assert urn_type(parent) == "pulumi:pulumi:Stack", urn
         else:
-            assert urn_type(parent) in COMPONENT_TYPES | SUBMIT_COMPONENT_TYPES, urn
+            assert urn_type(parent) in COMPONENT_TYPES | LOCAL_COMPONENT_TYPES, urn
 
 
 def test_every_component_registers_the_outputs_others_need(any_stack: Rendered) -> None:

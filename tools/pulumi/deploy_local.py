@@ -86,9 +86,11 @@ def run(command: list[str], what: str, **kwargs: object) -> None:
         raise SystemExit(f"deploy-local: {what} failed (exit {result.returncode}); see above")
 
 
+# The project's policy pack judges every real plan, as it does `make preview`'s.
+POLICY_PACK = ["--policy-pack", str(preview.ROOT / "policy")]
 VERBS = {
-    "up": ["up", "--yes", "--diff"],
-    "preview": ["preview", "--diff"],
+    "up": ["up", "--yes", "--diff", *POLICY_PACK],
+    "preview": ["preview", "--diff", *POLICY_PACK],
     "destroy": ["destroy", "--yes"],
 }
 

@@ -314,8 +314,36 @@ def must(returncode: int, what: str) -> None:
         raise SystemExit(f"pulumi {what} failed (exit {returncode}); see its output above")
 
 
+def prepare_image_contexts(stack: str) -> None:
+    """A stack that builds its images (Pulumi's docker provider) reads each image's context in
+    the preview: make them here, where uv may reach the package registry, before the engine
+    runs behind the refusing proxy (the program then finds them current: a check, no install)."""
+    committed = read_yaml(ROOT / f"Pulumi.{stack}.yaml") or {}
+    images = (committed.get("config") or {}).get("finnhub-pipeline:images") or {}
+    if images.get("source", "build") != "build":
+        return
+    from finnhub_images.catalog import IMAGES
+    from finnhub_images.contexts import ContextBuilder, ContextError
+    from local_stack.artifacts import JarResolver
+    from local_stack.errors import LocalStackError
+    from local_stack.settings import LocalStackSettings
+
+    builder = ContextBuilder(
+        repo_root=ROOT,
+        contexts_dir=ROOT / ".cache" / "images" / "contexts",
+        jar_resolver=JarResolver(LocalStackSettings(project_root=ROOT)),
+        docker_platform=images.get("platform", "linux/amd64"),
+    )
+    for image in IMAGES:
+        try:
+            builder.prepare(image)
+        except (ContextError, LocalStackError) as error:
+            raise SystemExit(f"preparing the {image.name} image's build context: {error}") from None
+
+
 def run_preview(cli: CliChoice, stack: str, extra_args: list[str]) -> int:
     paths = PreviewPaths.under(STATE_DIR, stack)
+    prepare_image_contexts(stack)
     stage_project(stack, paths)
     paths.backend.mkdir(parents=True, exist_ok=True)
     paths.home.mkdir(parents=True, exist_ok=True)
