@@ -89,6 +89,10 @@ class Deployment:
         """Every value of every Secret the stack made (the token and the passwords)."""
         values = []
         for item in self.objects("secrets"):
+            # The KRaft cluster id is an identifier (Kafka writes it into meta.properties and
+            # its logs), kept in a Secret only so the init container can read it.
+            if item["metadata"]["name"].endswith("cluster-id"):
+                continue
             for raw in (item.get("data") or {}).values():
                 value = base64.b64decode(raw).decode(errors="replace")
                 if len(value) >= 8:

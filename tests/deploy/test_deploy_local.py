@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 import tarfile
+import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -192,6 +194,12 @@ def _complete_windows(
     return [t for t in sent if lo <= t["t"] < hi], lo, hi
 
 
+def _range(lo: int, hi: int) -> tuple[datetime, datetime]:
+    """The panel queries' bounds are exclusive (`> $__timeFrom AND < $__timeTo`): [lo, hi) is
+    (lo - 1 ms, hi)."""
+    return _at(lo - 1), _at(hi)
+
+
 def _in_gap(at: datetime, gap: tuple[int, int] | None, margin_ms: int = 0) -> bool:
     return gap is not None and gap[0] - margin_ms <= at.timestamp() * 1000 <= gap[1]
 
@@ -200,11 +208,14 @@ def _check_exactly_once(
     deployed: Deployment,
     since_ms: int | None = None,
     gap: tuple[int, int] | None = None,
+    earlier: list[dict[str, Any]] | None = None,
 ) -> dict[str, int]:
     """Cassandra holds every trade the feed sent in whole windows since `since_ms` exactly once,
     and those windows exactly as computed here; within `gap` (a roll's cut, in ms) a trade may
-    be missing, never extra or twice. Read with the dashboard panels' own queries."""
-    chosen, lo, hi = _complete_windows(fake_feed_sent(deployed), since_ms)
+    be missing, never extra or twice. `earlier`: what a feed pod that has since been replaced
+    had recorded. Read with the dashboard panels' own queries."""
+    sent = [*(earlier or []), *fake_feed_sent(deployed)]
+    chosen, lo, hi = _complete_windows(sent, since_ms)
     symbols = sorted({t["s"] for t in chosen})
     expected = {
         Panel.PRICE: Counter((t["s"], t["p"], _at(t["t"])) for t in chosen),
@@ -216,7 +227,7 @@ def _check_exactly_once(
         try:
 
             def stored(panel: Panel) -> Counter[tuple[Any, ...]]:
-                rows = fetch_panel(session, KEYSPACE, panel, symbols, _at(lo), _at(hi - 1))
+                rows = fetch_panel(session, KEYSPACE, panel, symbols, *_range(lo, hi))
                 return Counter((r["symbol"], r[column[panel]], r["trade_timestamp"]) for r in rows)
 
             def arrived() -> bool:
@@ -242,7 +253,7 @@ def _check_exactly_once(
             }
 
             def candles() -> dict[tuple[str, datetime], dict[str, Any]]:
-                rows = fetch_panel(session, KEYSPACE, Panel.CANDLES, symbols, _at(lo), _at(hi - 1))
+                rows = fetch_panel(session, KEYSPACE, Panel.CANDLES, symbols, *_range(lo, hi))
                 return {(r["symbol"], r["window_start"]): r for r in rows}
 
             wait_until(
@@ -278,6 +289,141 @@ def test_trades_sent_in_the_cluster_arrive_in_cassandra_exactly_once(
 ) -> None:
     summary = _check_exactly_once(deployed)
     assert summary["trades"] > 300 and summary["windows"] >= 4, summary
+
+
+def _pod(deployed: Deployment, selector: str) -> dict[str, Any]:
+    pods = [
+        pod
+        for pod in json.loads(
+            deployed.kubectl("-n", NAMESPACE, "get", "pods", "-l", selector, "-o", "json")
+        )["items"]
+        if pod["status"]["phase"] == "Running" and "deletionTimestamp" not in pod["metadata"]
+    ]
+    assert len(pods) == 1, f"{len(pods)} running pods match {selector}"
+    return pods[0]
+
+
+def _ready(pod: dict[str, Any]) -> bool:
+    statuses = pod["status"].get("containerStatuses", [])
+    return bool(statuses) and all(c.get("ready") for c in statuses)
+
+
+def _replaced_and_ready(deployed: Deployment, selector: str, old_uid: str) -> bool:
+    pod = _pod(deployed, selector)
+    return pod["metadata"]["uid"] != old_uid and _ready(pod)
+
+
+PRODUCER = "app.kubernetes.io/name=finnhub-producer"
+DRIVER = "spark-role=driver"
+ROLL_SYMBOLS = (
+    "BINANCE:BTCUSDT",
+    "BINANCE:ETHUSDT",
+    "BINANCE:XRPUSDT",
+    "BINANCE:DOGEUSDT",
+    "BINANCE:SOLUSDT",
+)
+
+
+def _changed_processor_image(deployed: Deployment) -> str:
+    """The processor image with one label more, pushed: a new digest, the same program."""
+    refs = deployed.references()
+    base = refs["processor"]
+    repository = base.split("@", 1)[0]
+    tag = f"{repository}:roll-test"
+    dockerfile = f"FROM {base}\nLABEL finnhub.test/roll=1\n".encode()
+    built = subprocess.run(
+        [
+            "docker",
+            "-H",
+            f"unix://{deployed.cluster_state / 'docker/docker.sock'}",
+            "build",
+            "--network",
+            "none",
+            "-t",
+            tag,
+            "-",
+        ],
+        input=dockerfile,
+        capture_output=True,
+        env={**deployed.env, "DOCKER_BUILDKIT": "0"},
+        timeout=600,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr.decode()[-1000:]
+    assert deployed.docker("push", tag).returncode == 0
+    inspect = deployed.docker("inspect", "--format", "{{json .RepoDigests}}", tag)
+    digest = next(d for d in json.loads(inspect.stdout) if d.startswith(f"{repository}@"))
+    (deployed.state_dir / "image-references.json").write_text(
+        json.dumps({**refs, "processor": digest}, indent=2)
+    )
+    return digest
+
+
+def test_a_config_change_rolls_the_producer_and_a_new_image_the_processor(
+    deployed: Deployment,
+) -> None:
+    producer_before = _pod(deployed, PRODUCER)
+    driver_before = _pod(deployed, DRIVER)
+    earlier = fake_feed_sent(deployed)
+    image = _changed_processor_image(deployed)
+    started_ms = int(time.time() * 1000)
+    symbols = [f"producer.symbols[{i}]={symbol}" for i, symbol in enumerate(ROLL_SYMBOLS)]
+    flags = [arg for item in symbols for arg in ("-c", item)]
+    result = deployed.deploy("up", "--skip-images", "--config-path", *flags, label="up-roll")
+    if result.returncode != 0:
+        _fail_with_log(result, "deploy_local.py up with a new symbol and processor image")
+    wait_until(
+        lambda: _replaced_and_ready(deployed, PRODUCER, producer_before["metadata"]["uid"]),
+        300,
+        "a new producer pod",
+    )
+    wait_until(
+        lambda: (
+            _pod(deployed, DRIVER)["spec"]["containers"][0]["image"] == image
+            and _ready(_pod(deployed, DRIVER))
+        ),
+        600,
+        "a driver on the new processor image",
+    )
+    ended_ms = int(time.time() * 1000)
+    producer = _pod(deployed, PRODUCER)
+    env = {e["name"]: e.get("value") for e in producer["spec"]["containers"][0]["env"]}
+    assert "BINANCE:SOLUSDT" in (env.get("FINNHUB_SYMBOLS") or ""), env
+    assert _pod(deployed, DRIVER)["metadata"]["uid"] != driver_before["metadata"]["uid"]
+    # The producer's cut may lose what the feed sent it while it stopped, never more; the
+    # processor's restart loses nothing (Kafka keeps it, the checkpoint resumes).
+    summary = _check_exactly_once(
+        deployed,
+        since_ms=started_ms - 60_000,
+        gap=(started_ms, ended_ms),
+        earlier=earlier,
+    )
+    assert summary["trades"] > 300, summary
+
+
+@pytest.mark.parametrize(
+    "selector",
+    [
+        "statefulset.kubernetes.io/pod-name=kafka-0",
+        "statefulset.kubernetes.io/pod-name=cassandra-0",
+        DRIVER,
+    ],
+    ids=["kafka", "cassandra", "driver"],
+)
+def test_a_deleted_pod_comes_back_and_nothing_is_lost_or_duplicated(
+    deployed: Deployment, selector: str
+) -> None:
+    before = _pod(deployed, selector)
+    deleted_ms = int(time.time() * 1000)
+    deployed.kubectl("-n", NAMESPACE, "delete", "pod", before["metadata"]["name"], "--wait=false")
+    wait_until(
+        lambda: _replaced_and_ready(deployed, selector, before["metadata"]["uid"]),
+        600,
+        f"{before['metadata']['name']} back and ready",
+    )
+    # Whole windows from a minute before the delete to well after its return, no gap allowed.
+    summary = _check_exactly_once(deployed, since_ms=deleted_ms - 60_000)
+    assert summary["trades"] > 300, summary
 
 
 def test_destroy_leaves_the_namespace_empty(deployed: Deployment) -> None:
