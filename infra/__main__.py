@@ -114,7 +114,7 @@ if feed_cfg.enabled:
             namespace=bootstrap.namespace,
             image=images.fake_feed,
             rate=feed_cfg.rate,
-            symbols=cfg.producer.symbols,
+            symbols=feed_cfg.extra_symbols,
             port=feed_cfg.port,
             resources=feed_cfg.resources,
             keep_trades=feed_cfg.keep_trades,

@@ -202,6 +202,10 @@ class FakeFeedConfig(ConfigModel):
 
     enabled: bool = False
     rate: float = Field(default=5.0, ge=0)
+    # Symbols the feed lists besides its own defaults (which hold every default producer symbol).
+    # Not the producer's list: changing what the producer subscribes to must not restart the
+    # stand-in for Finnhub, just as it would not restart Finnhub.
+    extra_symbols: tuple[str, ...] = ()
     port: int = Field(default=8765, ge=1, le=65535)
     keep_trades: int = Field(default=50_000, ge=0)
     resources: Resources = _resources("50m", "96Mi", "250m", "128Mi")

@@ -47,7 +47,7 @@ def producer_config_for(producer: ProducerConfig, feed: FakeFeedConfig) -> Produ
 
 def feed_command(rate: float, symbols: tuple[str, ...], port: int, keep_trades: int) -> list[str]:
     # 0.0.0.0 inside the pod's own network namespace: the Service and the kubelet come from
-    # outside it. `--symbols` lists the producer's symbols besides the feed's defaults.
+    # outside it. `--symbols` lists the stack's extra symbols besides the feed's defaults.
     command = ["python", "-m", "finnhub_fake_feed", "--host", "0.0.0.0", "--port", str(port)]
     command += ["--rate", str(rate), "--keep-trades", str(keep_trades)]
     if symbols:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import kubernetes_validate
 import pytest
+from finnhub_images.catalog import IMAGES
+from finnhub_images.references import write_references
 from finnhub_infra.components.fake_feed import (
     NAME,
     FakeFeed,
@@ -12,7 +16,7 @@ from finnhub_infra.components.fake_feed import (
     service_url,
 )
 from finnhub_infra.config import FakeFeedConfig, ProducerConfig, parse_stack_config
-from infra_harness import Rendered, run_mocked
+from infra_harness import FAKE_DIGEST, Rendered, run_mocked, run_program
 from pydantic import ValidationError
 from test_policy_pack import violations
 
@@ -135,3 +139,18 @@ def test_feed_is_off_unless_a_stack_enables_it() -> None:
 def test_feed_config_rejects_a_port_out_of_range() -> None:
     with pytest.raises(ValidationError, match="port"):
         parse_stack_config({"fakeFeed": {"port": 70000}})
+
+
+def test_a_change_of_the_producers_symbols_does_not_restart_the_feed(tmp_path: Path) -> None:
+    # Found on the real cluster: the feed listed the producer's symbols, so adding one rolled
+    # the feed too, and what it had sent was lost from its record with the pod.
+    refs = tmp_path / "references.json"
+    write_references(refs, {i.name: f"r/finnhub-{i.name}@{FAKE_DIGEST}" for i in IMAGES})
+    images = {"referencesFile": str(refs)}
+    before = run_program("local", overrides={"images": images})
+    more = [*ProducerConfig().symbols, "BINANCE:SOLUSDT"]
+    after = run_program("local", overrides={"images": images, "producer": {"symbols": more}})
+    feed = "finnhub-fake-feed"
+    assert after.manifest("Deployment", feed) == before.manifest("Deployment", feed)
+    producer = "finnhub-producer"
+    assert after.manifest("Deployment", producer) != before.manifest("Deployment", producer)
