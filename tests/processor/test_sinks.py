@@ -88,3 +88,64 @@ def test_password_never_shows_in_the_settings_repr() -> None:
 def test_a_write_interrupted_by_stopping_the_query_is_not_retried() -> None:
     assert stopping_query(RuntimeError("An error occurred: java.lang.InterruptedException"))
     assert not stopping_query(RuntimeError("Failed to open native connection to Cassandra"))
+
+
+class _FakeSession:
+    """Answers every write with `error` (or success when None); records shutdowns."""
+
+    def __init__(self, error: BaseException | None) -> None:
+        self.error = error
+        self.is_shutdown = False
+        self.cluster = self
+        self.executed: list[tuple] = []
+
+    def prepare(self, cql: str) -> str:
+        return cql
+
+    def shutdown(self) -> None:
+        self.is_shutdown = True
+
+
+def test_a_session_no_host_answers_is_replaced_by_a_new_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Seen on the real cluster: Cassandra's pod came back at a new address, the old session
+    # kept trying the old one, and every write failed until the batch's deadline.
+    from cassandra.cluster import NoHostAvailable
+    from finnhub_processor import sinks
+
+    stale = _FakeSession(NoHostAvailable("Unable to complete the operation", {}))
+    fresh = _FakeSession(None)
+    sessions = iter([stale, fresh])
+
+    def execute_concurrent(session, statement, chunk, **_: object):  # type: ignore[no-untyped-def]
+        session.executed.extend(chunk)
+        return [(session.error is None, session.error) for _ in chunk]
+
+    monkeypatch.setattr(sinks, "execute_concurrent_with_args", execute_concurrent)
+    monkeypatch.setattr(sinks, "_SESSIONS", {})
+    monkeypatch.setattr(sinks, "_PREPARED", {})
+    settings = ProcessorSettings(cassandra_retry_seconds=5)
+    writer = sinks.PartitionWriter(settings, sinks.TRADES, connect_to=lambda _: next(sessions))
+    write_rows(writer.execute, [(1,), (2,)], settings, "trades")
+    assert stale.is_shutdown and stale.executed == [(1,), (2,)]
+    assert fresh.executed == [(1,), (2,)] and not fresh.is_shutdown
+
+
+def test_a_session_that_still_answers_is_kept_through_partial_failures(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from finnhub_processor import sinks
+
+    session = _FakeSession(None)
+    calls = iter([[(False, OperationTimedOut("slow")), (True, None)], [(True, None)]])
+    monkeypatch.setattr(sinks, "execute_concurrent_with_args", lambda *a, **k: next(calls))
+    monkeypatch.setattr(sinks, "_SESSIONS", {})
+    monkeypatch.setattr(sinks, "_PREPARED", {})
+    settings = ProcessorSettings(cassandra_retry_seconds=5)
+    connects = []
+    writer = sinks.PartitionWriter(
+        settings, sinks.TRADES, connect_to=lambda _: connects.append(1) or session
+    )
+    write_rows(writer.execute, [(1,), (2,)], settings, "trades")
+    assert connects == [1] and not session.is_shutdown

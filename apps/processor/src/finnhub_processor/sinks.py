@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from cassandra import AuthenticationFailed, RequestValidationException
 from cassandra.auth import PlainTextAuthProvider
-from cassandra.cluster import Cluster, Session
+from cassandra.cluster import Cluster, NoHostAvailable, Session
 from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.policies import (
     DCAwareRoundRobinPolicy,
@@ -141,32 +141,6 @@ def _retrying(settings: ProcessorSettings) -> Retrying:
     )
 
 
-def shared_session(settings: ProcessorSettings) -> Session:
-    """This process's session to the target of `settings`, connecting (with retries) once."""
-    key = (settings.cassandra_hosts, settings.cassandra_port, settings.cassandra_username)
-    session = _SESSIONS.get(key)
-    if session is None or session.is_shutdown:
-        for attempt in _retrying(settings):
-            with attempt:
-                session = connect(settings)
-        _SESSIONS[key] = session
-    return session
-
-
-def prepared_insert(
-    session: Session, settings: ProcessorSettings, table: CassandraTable
-) -> PreparedStatement:
-    """The table's INSERT, prepared once per session (with retries: preparing needs a node)."""
-    key = (id(session), settings.cassandra_keyspace, table.name)
-    statement = _PREPARED.get(key)
-    if statement is None:
-        for attempt in _retrying(settings):
-            with attempt:
-                statement = session.prepare(table.insert_cql(settings.cassandra_keyspace))
-        _PREPARED[key] = statement
-    return statement
-
-
 def write_rows(
     execute: Callable[[Sequence[tuple]], list[tuple[bool, object]]],
     rows: Sequence[tuple],
@@ -222,25 +196,80 @@ def _chunks(rows: Iterator[tuple], size: int) -> Iterator[list[tuple]]:
         yield chunk
 
 
+def _no_host_answered(results: Sequence[tuple[bool, object]]) -> bool:
+    return bool(results) and all(
+        not ok and isinstance(result, NoHostAvailable) for ok, result in results
+    )
+
+
+class PartitionWriter:
+    """The session and prepared statement a partition writes with, rebuilt when no host of the
+    session answers any more.
+
+    The driver resolves its contact points once, at connect. A Cassandra pod that restarts comes
+    back at a new address, which that session never tries (seen on the real cluster: every
+    write failed with NoHostAvailable until the batch's retry deadline). So when every write of a
+    chunk found no host, this process's session is dropped and the next attempt connects anew,
+    resolving the contact points again; the failed rows are retried by `write_rows` as before.
+    """
+
+    def __init__(
+        self,
+        settings: ProcessorSettings,
+        table: CassandraTable,
+        connect_to: Callable[[ProcessorSettings], Session] = connect,
+    ) -> None:
+        self.settings = settings
+        self.table = table
+        self.connect_to = connect_to
+        self.key = (settings.cassandra_hosts, settings.cassandra_port, settings.cassandra_username)
+
+    def _session(self) -> tuple[Session, PreparedStatement]:
+        session = _SESSIONS.get(self.key)
+        if session is None or session.is_shutdown:
+            session = self.connect_to(self.settings)
+            _SESSIONS[self.key] = session
+        key = (id(session), self.settings.cassandra_keyspace, self.table.name)
+        statement = _PREPARED.get(key)
+        if statement is None:
+            statement = session.prepare(self.table.insert_cql(self.settings.cassandra_keyspace))
+            _PREPARED[key] = statement
+        return session, statement
+
+    def _drop(self, session: Session) -> None:
+        log.warning(
+            "no Cassandra host answered; reconnecting to %s (a restarted node has a new address)",
+            self.settings.cassandra_hosts,
+        )
+        _SESSIONS.pop(self.key, None)
+        for key in [k for k in _PREPARED if k[0] == id(session)]:
+            del _PREPARED[key]
+        session.cluster.shutdown()
+
+    def execute(self, chunk: Sequence[tuple]) -> list[tuple[bool, object]]:
+        # Connecting or preparing may fail while Cassandra is away: that raises, and
+        # `write_rows` retries it like a failed write.
+        session, statement = self._session()
+        results = execute_concurrent_with_args(
+            session,
+            statement,
+            chunk,
+            concurrency=self.settings.cassandra_concurrency,
+            raise_on_first_error=False,
+        )
+        if _no_host_answered(results):
+            self._drop(session)
+        return results
+
+
 def write_partition(
     rows: Iterable[Row], settings: ProcessorSettings, table: CassandraTable
 ) -> None:
     """Upserts one Spark partition's rows (from `cassandra_frame`) into `table`."""
-    session = shared_session(settings)
-    statement = prepared_insert(session, settings, table)
-
-    def execute(chunk: Sequence[tuple]) -> list[tuple[bool, object]]:
-        return execute_concurrent_with_args(
-            session,
-            statement,
-            chunk,
-            concurrency=settings.cassandra_concurrency,
-            raise_on_first_error=False,
-        )
-
+    writer = PartitionWriter(settings, table)
     params = map(_row_params(table), rows)
     for chunk in _chunks(params, WRITE_CHUNK_ROWS):
-        write_rows(execute, chunk, settings, table.name)
+        write_rows(writer.execute, chunk, settings, table.name)
 
 
 def connector_options(table: CassandraTable, settings: ProcessorSettings) -> dict[str, str]:
