@@ -108,6 +108,9 @@ class KafkaConfig(ConfigModel):
     dlq_retention_ms: int = Field(default=14 * 24 * 3600 * 1000, gt=0)
     heap: str = "512m"
     resources: Resources = _resources("250m", "1Gi", "1", "1Gi")
+    # The data volumes go with the StatefulSet on delete (`pulumi destroy` leaves nothing);
+    # off (the default, as Strimzi's deleteClaim), they outlive even a replaced StatefulSet.
+    delete_claims: bool = False
     ui_enabled: bool = True
     ui_image: str = "provectuslabs/kafka-ui:v0.7.2"
     ui_resources: Resources = _resources("100m", "384Mi", "500m", "512Mi")
@@ -125,6 +128,9 @@ class CassandraConfig(ConfigModel):
     storage_size: str = "10Gi"
     heap: str = "1G"
     resources: Resources = _resources("500m", "2Gi", "2", "2Gi")
+    # The data volumes go with the StatefulSet on delete (`pulumi destroy` leaves nothing);
+    # off (the default, as Strimzi's deleteClaim), they outlive even a replaced StatefulSet.
+    delete_claims: bool = False
     cluster_name: str = "finnhub"
     username: str = "finnhub"
 

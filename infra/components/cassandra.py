@@ -210,6 +210,7 @@ def statefulset_manifest(
         pod_management_policy="OrderedReady",
         template=template,
         volume_claim=manifests.data_volume_claim(labels, storage_class, cfg.storage_size),
+        delete_claims=cfg.delete_claims,
     )
 
 

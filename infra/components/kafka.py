@@ -184,6 +184,7 @@ def statefulset_manifest(
             ],
         ),
         volume_claim=manifests.data_volume_claim(labels, storage_class, cfg.storage_size),
+        delete_claims=cfg.delete_claims,
     )
 
 

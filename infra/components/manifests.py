@@ -202,7 +202,11 @@ def stateful_set(
     pod_management_policy: str,
     template: Manifest,
     volume_claim: Manifest,
+    delete_claims: bool = False,
 ) -> Manifest:
+    """`delete_claims`: the data volumes go with the StatefulSet when it is deleted (as
+    Strimzi's `deleteClaim`). Off, they outlive it: a replaced StatefulSet (a `+-` in the plan)
+    finds its data again. Scaling down keeps them either way."""
     return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
@@ -214,6 +218,10 @@ def stateful_set(
             "selector": {"matchLabels": selector_labels(name)},
             "template": template,
             "volumeClaimTemplates": [volume_claim],
+            "persistentVolumeClaimRetentionPolicy": {
+                "whenDeleted": "Delete" if delete_claims else "Retain",
+                "whenScaled": "Retain",
+            },
         },
     }
 

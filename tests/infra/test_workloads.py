@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from infra_harness import Rendered, is_secret
 
 RECOMMENDED_LABELS = {
@@ -156,3 +157,17 @@ def test_image_pull_policy_never_is_not_used(every_stack: Rendered) -> None:
     for name, m in pod_specs(every_stack):
         for c in containers(m):
             assert c["imagePullPolicy"] == "IfNotPresent", name
+
+
+@pytest.mark.parametrize("workload", ["kafka", "cassandra"])
+def test_throwaway_stacks_delete_their_data_volumes_with_the_stack_and_eks_keeps_them(
+    minikube: Rendered, local: Rendered, eks: Rendered, workload: str
+) -> None:
+    # Found on the real cluster: `pulumi destroy` left data-kafka-0 and data-cassandra-0 behind.
+    def when_deleted(stack: Rendered) -> str:
+        spec = stack.manifest("StatefulSet", workload)["spec"]
+        assert spec["persistentVolumeClaimRetentionPolicy"]["whenScaled"] == "Retain"
+        return spec["persistentVolumeClaimRetentionPolicy"]["whenDeleted"]
+
+    assert when_deleted(minikube) == when_deleted(local) == "Delete"
+    assert when_deleted(eks) == "Retain"
