@@ -13,6 +13,7 @@ the cluster's processes and of every pod, and destroys the stack. Prints one tab
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -126,11 +127,8 @@ def memory_mib() -> dict[str, float]:
         text=True,
         check=False,
     ).stdout
-    cluster = 0.0
-    for line in status.splitlines():
-        for word in line.split():
-            if word.endswith("MiB"):
-                cluster += float(word.removesuffix("MiB"))
+    found = re.search(r"resident memory of these processes: (\d+) MiB", status)
+    cluster = float(found.group(1)) if found else float("nan")
     return {"cluster processes": cluster, "pods": pods}
 
 
