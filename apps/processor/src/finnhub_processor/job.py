@@ -266,6 +266,9 @@ STOP_NOISE_LOGGERS = {
     "org.apache.spark.TaskContextImpl": "FATAL",
     # A cancelled shuffle task's temporary file may already be gone when it tries to delete it.
     "org.apache.spark.storage.DiskBlockObjectWriter": "ERROR",
+    # The stop interrupts the stream thread while it renames a checkpoint file; Hadoop's Shell
+    # warns "Interrupted while joining" with the trace. That batch is replayed on restart.
+    "org.apache.hadoop.util.Shell": "ERROR",
 }
 
 
