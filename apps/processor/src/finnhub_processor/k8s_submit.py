@@ -1,6 +1,6 @@
 """`python -m finnhub_processor.k8s_submit [spark-submit args]`: the submitter's entry.
 
-Runs in the submitter Deployment's one pod (infra/components/spark_submit.py). It waits until
+Runs in the submitter Deployment's one pod (infra/finnhub_infra/components/spark_submit.py). It waits until
 no driver of the application may still run (see `driver_pods`), renders the driver's pod
 template owned by its own pod, then replaces itself with spark-submit in cluster mode, which
 watches the driver until it ends. Whatever ends spark-submit (the driver failed or was
