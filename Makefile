@@ -40,8 +40,9 @@ $(PROJECT_UV): $(CURDIR)/.cache/uv/bin/uv
 setup: $(UV)
 	$(UV) sync --frozen --all-packages
 
+# The orchestrator is its own app, apps/local-pipeline; local-stack only runs Kafka and Cassandra.
 run: setup
-	$(UV) run --frozen finnhub-run
+	$(UV) run --frozen --package local-pipeline finnhub-run
 
 report: setup
 	$(UV) run --frozen finnhub-report --out report

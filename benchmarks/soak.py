@@ -35,9 +35,9 @@ from finnhub_dashboards.panel_data import fetch_panel
 from finnhub_dashboards.queries import Panel
 from finnhub_fake_feed.server import FakeFinnhub
 from finnhub_fake_feed.trades import DEFAULT_KNOWN_SYMBOLS
+from local_pipeline.pipeline import Child, Pipeline, processor_spec, producer_spec
 from local_stack.cassandra import connect
 from local_stack.network import free_ports
-from local_stack.pipeline import Child, Pipeline, processor_spec, producer_spec
 from local_stack.processes import rss_bytes
 from local_stack.schema import create_topics
 from local_stack.settings import LocalStackSettings

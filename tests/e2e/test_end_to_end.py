@@ -22,7 +22,7 @@ from finnhub_dashboards.panel_data import fetch_panel
 from finnhub_dashboards.queries import Panel
 from finnhub_fake_feed.server import FakeFinnhub
 from finnhub_fake_feed.trades import DEFAULT_KNOWN_SYMBOLS
-from local_stack.pipeline import ChildSpec, Pipeline, processor_spec, producer_spec
+from local_pipeline.pipeline import ChildSpec, Pipeline, processor_spec, producer_spec
 from local_stack.schema import create_topics
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

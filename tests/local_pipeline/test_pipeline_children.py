@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from local_stack.pipeline import (
+from local_pipeline.pipeline import (
     FAKE_FEED_READY,
     Child,
     ChildSpec,
@@ -20,7 +20,7 @@ from local_stack.pipeline import (
     producer_spec,
     status_line,
 )
-from local_stack.producer_health import FeedState
+from local_pipeline.producer_health import FeedState
 
 
 def _alive(pid: int) -> bool:
@@ -141,7 +141,7 @@ def test_a_dead_child_is_reported_as_failed(tmp_path: Path) -> None:
 def test_children_do_not_outlive_a_killed_orchestrator(tmp_path: Path) -> None:
     orchestrator = (
         "import os, pathlib, sys\n"
-        "from local_stack.pipeline import Child, ChildSpec\n"
+        "from local_pipeline.pipeline import Child, ChildSpec\n"
         "child = Child(ChildSpec('sleeper', ('sleep', '300')), pathlib.Path(sys.argv[1]))\n"
         "child.start()\n"
         "print(child.pid, flush=True)\n"

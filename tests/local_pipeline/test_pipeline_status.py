@@ -4,9 +4,9 @@ import time
 from pathlib import Path
 
 import pytest
+from local_pipeline.pipeline import Pipeline, producer_spec, status_line
+from local_pipeline.producer_health import FeedState, metrics_url, read_feed_state
 from local_stack.network import free_ports
-from local_stack.pipeline import Pipeline, producer_spec, status_line
-from local_stack.producer_health import FeedState, metrics_url, read_feed_state
 
 pytestmark = pytest.mark.services
 

@@ -1,7 +1,7 @@
 """Reading the feed's state from the producer's /metrics text, as the producer writes it."""
 
 from finnhub_producer.metrics import ProducerMetrics
-from local_stack.producer_health import FeedState, parse_feed_state
+from local_pipeline.producer_health import FeedState, parse_feed_state
 from prometheus_client import generate_latest
 
 

@@ -29,15 +29,15 @@ from typing import Annotated
 from finnhub_dashboards.connection import CassandraUnreachable, connect
 from finnhub_dashboards.live import run_live_view
 from finnhub_dashboards.settings import DashboardSettings
+from local_stack.errors import LocalStackError
+from local_stack.network import free_ports
+from local_stack.processes import log_tail
+from local_stack.stack import LocalStack
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from rich.console import Console
 
-from local_stack.errors import LocalStackError
-from local_stack.network import free_ports
-from local_stack.processes import log_tail
-from local_stack.producer_health import FeedState, metrics_url, read_feed_state
-from local_stack.stack import LocalStack
+from local_pipeline.producer_health import FeedState, metrics_url, read_feed_state
 
 DEFAULT_SYMBOLS = ("BINANCE:BTCUSDT", "BINANCE:ETHUSDT", "BINANCE:XRPUSDT", "BINANCE:DOGEUSDT")
 FAKE_FEED_READY = re.compile(r"listening on (ws://\S+)")

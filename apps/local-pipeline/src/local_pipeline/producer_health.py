@@ -2,8 +2,9 @@
 
 The producer serves `finnhub_feed_state{state="...",reason="..."} 1` (finnhub_producer.metrics):
 one series, the current state and the last connection error. Parsed here from the Prometheus
-text format without the producer's libraries, so local-stack keeps to its own dependencies; the
-end-to-end test reads a real producer, so a renamed metric or label fails there.
+text format as any scraper would, without the producer's libraries; the status test
+(tests/local_pipeline/test_pipeline_status.py) reads a real producer, so a renamed metric or
+label fails there.
 """
 
 from __future__ import annotations

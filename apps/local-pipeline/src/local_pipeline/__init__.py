@@ -1,0 +1,1 @@
+"""local_pipeline: `make run`, the whole pipeline on this machine."""
