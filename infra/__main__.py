@@ -1,9 +1,9 @@
 """The pipeline on Kubernetes: read the stack's typed config, compose the components.
 
 Order of reading: `config.py` (what a stack may set), then the components in the order below,
-which is the data flow: images, Kafka, Cassandra, the processor (on the spark-operator, or on
-Spark's own Kubernetes scheduler: `spark.runner`), Grafana, the producer, and the network
-policies that allow exactly that flow.
+which is the data flow: images, Kafka, Cassandra, the processor (on the runner `spark.runner`
+names: `processor_runner.py`), Grafana, the fake feed, the producer, and the network policies
+that allow exactly that flow. Optional parts are `None` where the stack leaves them out.
 """
 
 from pathlib import Path
@@ -17,10 +17,10 @@ from finnhub_infra.components.grafana import GrafanaStack, GrafanaStackArgs, loa
 from finnhub_infra.components.images import AppImages, AppImagesArgs
 from finnhub_infra.components.kafka import KafkaStack, KafkaStackArgs
 from finnhub_infra.components.network_policy import NetworkPolicies, NetworkPoliciesArgs
+from finnhub_infra.components.processor_workload import ProcessorWorkloadArgs
 from finnhub_infra.components.producer import ProducerDeployment, ProducerDeploymentArgs
-from finnhub_infra.components.spark_operator import SparkOperatorStack, SparkOperatorStackArgs
-from finnhub_infra.components.spark_submit import SparkSubmitStack, SparkSubmitStackArgs
 from finnhub_infra.config import load_stack_config
+from finnhub_infra.processor_runner import checkpoint_storage_class, run_processor, runner_export
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,16 +64,12 @@ cassandra = CassandraStack(
     ),
     on_cluster,
 )
-spark_stack, spark_args = {
-    "operator": (SparkOperatorStack, SparkOperatorStackArgs),
-    "submit": (SparkSubmitStack, SparkSubmitStackArgs),
-}[cfg.spark.runner]
-spark = spark_stack(
+spark = run_processor(
     "spark",
-    spark_args(
+    ProcessorWorkloadArgs(
         namespace=bootstrap.namespace,
         config=cfg.spark,
-        storage_class=cfg.spark.checkpoint_storage_class or storage_class,
+        storage_class=checkpoint_storage_class(cfg.spark, storage_class),
         checkpoint_access_mode=cfg.spark.checkpoint_access_mode,
         processor_image=images.processor,
         kafka_bootstrap_servers=kafka.bootstrap_servers,
@@ -106,9 +102,8 @@ grafana = (
 )
 # With the fake feed enabled the producer reads it, in the cluster, instead of Finnhub.
 feed_cfg = cfg.fake_feed
-fake_feed = None
-if feed_cfg.enabled:
-    fake_feed = FakeFeed(
+fake_feed = (
+    FakeFeed(
         "fake-feed",
         FakeFeedArgs(
             namespace=bootstrap.namespace,
@@ -121,6 +116,9 @@ if feed_cfg.enabled:
         ),
         on_cluster,
     )
+    if feed_cfg.enabled
+    else None
+)
 producer = ProducerDeployment(
     "producer",
     ProducerDeploymentArgs(
@@ -134,7 +132,7 @@ producer = ProducerDeployment(
     ),
     pulumi.ResourceOptions(
         providers={"kubernetes": provider},
-        depends_on=[kafka] if fake_feed is None else [kafka, fake_feed],
+        depends_on=[part for part in (kafka, fake_feed) if part is not None],
     ),
 )
 NetworkPolicies(
@@ -154,10 +152,7 @@ pulumi.export("processorImage", images.processor)
 pulumi.export("producerImage", images.producer)
 pulumi.export("kafkaImage", images.kafka)
 pulumi.export("cassandraImage", images.cassandra)
-if isinstance(spark, SparkOperatorStack):
-    pulumi.export("sparkOperatorNamespace", spark.operator_namespace)
-else:
-    pulumi.export("sparkSubmitter", spark.submitter_name)
+pulumi.export(*runner_export(spark))
 if grafana is not None:
     pulumi.export("grafanaService", grafana.service_name)
     pulumi.export("grafanaAdminPassword", grafana.admin_password)
