@@ -13,6 +13,7 @@ from typing import Any
 
 import pulumi
 import pulumi_terraform as terraform
+
 from finnhub_infra.config import GivenBootstrap, TerraformStateConfig
 
 OUTPUT_NAMES = ("namespace", "registry_url")

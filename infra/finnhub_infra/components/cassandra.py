@@ -29,6 +29,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
+from local_stack.artifacts import CASSANDRA_VERSION
+
 from finnhub_infra.components import cassandra_container, manifests
 from finnhub_infra.components.cassandra_container import (
     POD_NETWORK,
@@ -37,8 +39,8 @@ from finnhub_infra.components.cassandra_container import (
     NodePaths,
 )
 from finnhub_infra.components.conventions import recommended_labels, secret_env
+from finnhub_infra.components.inputs import derive
 from finnhub_infra.config import CassandraConfig
-from local_stack.artifacts import CASSANDRA_VERSION
 
 NAME = "cassandra"
 PEERS = "cassandra-peers"
@@ -100,7 +102,7 @@ def node_labels() -> dict[str, str]:
     return recommended_labels(NAME, "database", CASSANDRA_VERSION)
 
 
-def headless_service_manifest(namespace: str) -> dict[str, Any]:
+def headless_service_manifest(namespace: pulumi.Input[str]) -> dict[str, Any]:
     return manifests.service(
         NAME,
         namespace,
@@ -111,7 +113,7 @@ def headless_service_manifest(namespace: str) -> dict[str, Any]:
     )
 
 
-def peers_service_manifest(namespace: str) -> dict[str, Any]:
+def peers_service_manifest(namespace: pulumi.Input[str]) -> dict[str, Any]:
     return manifests.service(
         PEERS,
         namespace,
@@ -125,19 +127,19 @@ def peers_service_manifest(namespace: str) -> dict[str, Any]:
 
 
 def config_map_manifest(
-    namespace: str,
+    namespace: pulumi.Input[str],
     cfg: CassandraConfig,
     seed_list: str | None = None,
     network: NodeNetwork = POD_NETWORK,
     paths: NodePaths = POD_PATHS,
 ) -> dict[str, Any]:
-    found = seeds(cfg.replicas, namespace) if seed_list is None else seed_list
-    return manifests.config_map(
-        CONFIGMAP,
+    files = derive(
         namespace,
-        node_labels(),
-        cassandra_container.config_files(cfg, found, network, paths),
+        lambda n: cassandra_container.config_files(
+            cfg, seeds(cfg.replicas, n) if seed_list is None else seed_list, network, paths
+        ),
     )
+    return manifests.config_map(CONFIGMAP, namespace, node_labels(), files)
 
 
 def files_sha256(files: dict[str, str]) -> str:
@@ -145,12 +147,12 @@ def files_sha256(files: dict[str, str]) -> str:
 
 
 def statefulset_manifest(
-    namespace: str,
+    namespace: pulumi.Input[str],
     cfg: CassandraConfig,
     storage_class: str,
-    image: str,
+    image: pulumi.Input[str],
     paths: NodePaths = POD_PATHS,
-    config_files_sha256: str = "",
+    config_files_sha256: pulumi.Input[str] = "",
 ) -> dict[str, Any]:
     """Nodes: an init container renders the pod's cassandra.yaml, then CassandraDaemon runs
     from the image's jars with the rendered JVM options (no image entrypoint is involved)."""
@@ -298,17 +300,22 @@ as_admin -e "DESCRIBE KEYSPACE {KEYSPACE}" | head -n 3
 """
 
 
-def schema_configmap_manifest(namespace: str, cfg: CassandraConfig, cql: str) -> dict[str, Any]:
+def schema_configmap_manifest(
+    namespace: pulumi.Input[str], cfg: CassandraConfig, cql: str
+) -> dict[str, Any]:
     return manifests.config_map(
         SCHEMA_CONFIGMAP,
         namespace,
         recommended_labels(SCHEMA_JOB, "schema-init", CASSANDRA_VERSION),
-        {SCHEMA_FILE: cql, "apply-schema.sh": schema_job_script(namespace, cfg)},
+        {
+            SCHEMA_FILE: cql,
+            "apply-schema.sh": derive(namespace, lambda n: schema_job_script(n, cfg)),
+        },
     )
 
 
 def schema_job_manifest(
-    namespace: str, cfg: CassandraConfig, schema_hash: str, image: str
+    namespace: pulumi.Input[str], cfg: CassandraConfig, schema_hash: str, image: pulumi.Input[str]
 ) -> dict[str, Any]:
     labels = recommended_labels(SCHEMA_JOB, "schema-init", CASSANDRA_VERSION)
     env = [
@@ -352,7 +359,7 @@ def schema_job_manifest(
 
 
 def credentials_secret_manifest(
-    namespace: str,
+    namespace: pulumi.Input[str],
     cfg: CassandraConfig,
     admin_password: pulumi.Input[str],
     app_password: pulumi.Input[str],
@@ -400,45 +407,37 @@ class CassandraStack(pulumi.ComponentResource):
         admin = _password(f"{name}-admin-password", child)
         app = _password(f"{name}-app-password", child)
         grafana = _password(f"{name}-grafana-password", child)
-        secret = ns.apply(
-            lambda n: credentials_secret_manifest(n, cfg, admin.result, app.result, grafana.result)
-        )
+        secret = credentials_secret_manifest(ns, cfg, admin.result, app.result, grafana.result)
         credentials = k8s.core.v1.Secret(
             f"{name}-credentials",
-            metadata=secret.apply(lambda m: m["metadata"]),
-            type="Opaque",
-            string_data=secret.apply(lambda m: m["stringData"]),
+            metadata=secret["metadata"],
+            type=secret["type"],
+            string_data=secret["stringData"],
             opts=child,
         )
         service = manifests.resource_from_manifest(
             k8s.core.v1.Service,
             f"{name}-headless",
-            ns.apply(headless_service_manifest),
+            headless_service_manifest(ns),
             child,
             spec="spec",
         )
         peers = manifests.resource_from_manifest(
-            k8s.core.v1.Service,
-            f"{name}-peers",
-            ns.apply(peers_service_manifest),
-            child,
-            spec="spec",
+            k8s.core.v1.Service, f"{name}-peers", peers_service_manifest(ns), child, spec="spec"
         )
-        config_map = ns.apply(lambda n: config_map_manifest(n, cfg))
+        config_map = config_map_manifest(ns, cfg)
         node_config = manifests.resource_from_manifest(
             k8s.core.v1.ConfigMap, f"{name}-config", config_map, child, data="data"
         )
         statefulset = manifests.resource_from_manifest(
             k8s.apps.v1.StatefulSet,
             f"{name}-nodes",
-            pulumi.Output.all(ns, args.image, config_map).apply(
-                lambda v: statefulset_manifest(
-                    v[0],
-                    cfg,
-                    args.storage_class,
-                    v[1],
-                    config_files_sha256=files_sha256(v[2]["data"]),
-                )
+            statefulset_manifest(
+                ns,
+                cfg,
+                args.storage_class,
+                args.image,
+                config_files_sha256=derive(config_map["data"], files_sha256),
             ),
             pulumi.ResourceOptions(parent=self, depends_on=[service, peers, node_config]),
             spec="spec",
@@ -446,16 +445,14 @@ class CassandraStack(pulumi.ComponentResource):
         schema_cm = manifests.resource_from_manifest(
             k8s.core.v1.ConfigMap,
             f"{name}-schema",
-            ns.apply(lambda n: schema_configmap_manifest(n, cfg, cql)),
+            schema_configmap_manifest(ns, cfg, cql),
             child,
             data="data",
         )
         self.schema_job = manifests.resource_from_manifest(
             k8s.batch.v1.Job,
             f"{name}-schema",
-            pulumi.Output.all(ns, args.image).apply(
-                lambda v: schema_job_manifest(v[0], cfg, schema_hash, v[1])
-            ),
+            schema_job_manifest(ns, cfg, schema_hash, args.image),
             pulumi.ResourceOptions(
                 parent=self,
                 # Pulumi waits for the StatefulSet's pods to be ready before the Job starts;

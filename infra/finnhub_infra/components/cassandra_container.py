@@ -16,8 +16,9 @@ import json
 import shlex
 from dataclasses import dataclass
 
-from finnhub_infra.config import CassandraConfig
 from local_stack.cassandra import DAEMON_MAIN, JAVA17_MODULE_FLAGS, render_logback_xml
+
+from finnhub_infra.config import CassandraConfig
 
 CASSANDRA_YAML = "cassandra.yaml"
 JVM_OPTIONS = "jvm.options"

@@ -10,16 +10,19 @@ from typing import Any
 
 import pulumi
 
+from finnhub_infra.components.inputs import derive
+
 PART_OF = "finnhub-pipeline"
 INSTANCE = "finnhub"
 
 
-def recommended_labels(name: str, component: str, version: str) -> dict[str, str]:
-    """The Kubernetes recommended `app.kubernetes.io/*` label set."""
+def recommended_labels(name: str, component: str, version: pulumi.Input[str]) -> dict[str, Any]:
+    """The Kubernetes recommended `app.kubernetes.io/*` label set; `version` may be an image
+    reference the engine resolves later (a digest)."""
     return {
         "app.kubernetes.io/name": name,
         "app.kubernetes.io/instance": INSTANCE,
-        "app.kubernetes.io/version": label_safe_version(version),
+        "app.kubernetes.io/version": derive(version, label_safe_version),
         "app.kubernetes.io/component": component,
         "app.kubernetes.io/part-of": PART_OF,
         "app.kubernetes.io/managed-by": "pulumi",

@@ -13,6 +13,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+
 from finnhub_infra.components import manifests
 from finnhub_infra.components.conventions import recommended_labels
 from finnhub_infra.config import FakeFeedConfig, ProducerConfig, Resources

@@ -17,6 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
+
 from finnhub_infra.components import manifests
 from finnhub_infra.components.cassandra import GRAFANA_PASSWORD_KEY, GRAFANA_USER_KEY
 from finnhub_infra.components.conventions import (
@@ -25,6 +26,7 @@ from finnhub_infra.components.conventions import (
     recommended_labels,
     secret_env,
 )
+from finnhub_infra.components.inputs import derive
 from finnhub_infra.config import GrafanaConfig
 
 NAME = "grafana"
@@ -106,21 +108,25 @@ def dashboard_provider() -> str:
 
 
 def provisioning_configmap_manifest(
-    namespace: str, cfg: GrafanaConfig, host: str, port: int, keyspace: str
+    namespace: pulumi.Input[str],
+    cfg: GrafanaConfig,
+    host: pulumi.Input[str],
+    port: int,
+    keyspace: str,
 ) -> dict[str, Any]:
     return manifests.config_map(
         PROVISIONING_CONFIGMAP,
         namespace,
         recommended_labels(NAME, "dashboard", image_tag(cfg.image)),
         {
-            "datasources.yaml": datasource_provisioning(host, port, keyspace),
+            "datasources.yaml": derive(host, lambda h: datasource_provisioning(h, port, keyspace)),
             "dashboards.yaml": dashboard_provider(),
         },
     )
 
 
 def dashboards_configmap_manifest(
-    namespace: str, cfg: GrafanaConfig, dashboards: dict[str, str]
+    namespace: pulumi.Input[str], cfg: GrafanaConfig, dashboards: dict[str, str]
 ) -> dict[str, Any]:
     return manifests.config_map(
         DASHBOARDS_CONFIGMAP,
@@ -139,7 +145,10 @@ def content_hash(*parts: str) -> str:
 
 
 def deployment_manifest(
-    namespace: str, cfg: GrafanaConfig, credentials_secret: str, config_hash: str
+    namespace: pulumi.Input[str],
+    cfg: GrafanaConfig,
+    credentials_secret: str,
+    config_hash: pulumi.Input[str],
 ) -> dict[str, Any]:
     labels = recommended_labels(NAME, "dashboard", image_tag(cfg.image))
     env = [
@@ -196,7 +205,7 @@ def deployment_manifest(
     return manifests.deployment(NAME, namespace, labels, replicas=1, template=template)
 
 
-def service_manifest(namespace: str, cfg: GrafanaConfig) -> dict[str, Any]:
+def service_manifest(namespace: pulumi.Input[str], cfg: GrafanaConfig) -> dict[str, Any]:
     return manifests.service(
         NAME,
         namespace,
@@ -232,19 +241,15 @@ class GrafanaStack(pulumi.ComponentResource):
             password = pulumi.Output.secret(args.admin_password)
         admin = k8s.core.v1.Secret(
             f"{name}-admin",
-            metadata=ns.apply(
-                lambda n: object_meta(
-                    ADMIN_SECRET, n, recommended_labels(NAME, "dashboard", image_tag(cfg.image))
-                )
+            metadata=object_meta(
+                ADMIN_SECRET, ns, recommended_labels(NAME, "dashboard", image_tag(cfg.image))
             ),
             type="Opaque",
             string_data={"admin-password": password},
             opts=child,
         )
-        provisioning = pulumi.Output.all(ns, args.cassandra_hosts).apply(
-            lambda v: provisioning_configmap_manifest(
-                v[0], cfg, v[1], args.cassandra_port, args.cassandra_keyspace
-            )
+        provisioning = provisioning_configmap_manifest(
+            ns, cfg, args.cassandra_hosts, args.cassandra_port, args.cassandra_keyspace
         )
         provisioning_cm = manifests.resource_from_manifest(
             k8s.core.v1.ConfigMap, f"{name}-provisioning", provisioning, child, data="data"
@@ -252,29 +257,23 @@ class GrafanaStack(pulumi.ComponentResource):
         dashboards_cm = manifests.resource_from_manifest(
             k8s.core.v1.ConfigMap,
             f"{name}-dashboards",
-            ns.apply(lambda n: dashboards_configmap_manifest(n, cfg, args.dashboards)),
+            dashboards_configmap_manifest(ns, cfg, args.dashboards),
             child,
             data="data",
         )
-        config_hash = provisioning.apply(
-            lambda m: content_hash(*m["data"].values(), *args.dashboards.values())
-        )
-        deployment = pulumi.Output.all(ns, config_hash).apply(
-            lambda v: deployment_manifest(v[0], cfg, args.cassandra_credentials_secret, v[1])
+        config_hash = derive(
+            provisioning["data"],
+            lambda data: content_hash(*data.values(), *args.dashboards.values()),
         )
         manifests.resource_from_manifest(
             k8s.apps.v1.Deployment,
             f"{name}-server",
-            deployment,
+            deployment_manifest(ns, cfg, args.cassandra_credentials_secret, config_hash),
             pulumi.ResourceOptions(parent=self, depends_on=[admin, provisioning_cm, dashboards_cm]),
             spec="spec",
         )
         manifests.resource_from_manifest(
-            k8s.core.v1.Service,
-            f"{name}-service",
-            ns.apply(lambda n: service_manifest(n, cfg)),
-            child,
-            spec="spec",
+            k8s.core.v1.Service, f"{name}-service", service_manifest(ns, cfg), child, spec="spec"
         )
 
         self.service_name = NAME

@@ -21,10 +21,11 @@ import pulumi
 from finnhub_images.catalog import IMAGES, ImageSpec, build_arguments, image_name
 from finnhub_images.contexts import ContextBuilder, ContextError
 from finnhub_images.references import ReferencesError, read_references
-from finnhub_infra.config import ImagesConfig
 from local_stack.artifacts import JarResolver
 from local_stack.errors import LocalStackError
 from local_stack.settings import LocalStackSettings
+
+from finnhub_infra.config import ImagesConfig
 
 # Only a stack that runs the in-cluster fake feed needs its image.
 OPTIONAL_IMAGES = ("fake-feed",)

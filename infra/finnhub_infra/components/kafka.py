@@ -19,8 +19,11 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
+from local_stack.artifacts import KAFKA_VERSION
+
 from finnhub_infra.components import kafka_container, manifests
 from finnhub_infra.components.conventions import image_tag, recommended_labels, secret_env
+from finnhub_infra.components.inputs import derive
 from finnhub_infra.components.kafka_container import (
     CONFIG_COMMAND_MAIN,
     POD_NETWORK,
@@ -30,7 +33,6 @@ from finnhub_infra.components.kafka_container import (
     BrokerPaths,
 )
 from finnhub_infra.config import KafkaConfig
-from local_stack.artifacts import KAFKA_VERSION
 
 NAME = "kafka"
 HEADLESS = "kafka-headless"
@@ -74,21 +76,21 @@ def broker_labels() -> dict[str, str]:
 
 
 def config_map_manifest(
-    namespace: str,
+    namespace: pulumi.Input[str],
     cfg: KafkaConfig,
     network: BrokerNetwork = POD_NETWORK,
     paths: BrokerPaths = POD_PATHS,
 ) -> dict[str, Any]:
-    voters = quorum_voters(cfg.replicas, namespace, network)
-    return manifests.config_map(
-        CONFIGMAP,
+    files = derive(
         namespace,
-        broker_labels(),
-        kafka_container.config_files(cfg, voters, network, paths),
+        lambda n: kafka_container.config_files(
+            cfg, quorum_voters(cfg.replicas, n, network), network, paths
+        ),
     )
+    return manifests.config_map(CONFIGMAP, namespace, broker_labels(), files)
 
 
-def headless_service_manifest(namespace: str, cfg: KafkaConfig) -> dict[str, Any]:
+def headless_service_manifest(namespace: pulumi.Input[str], cfg: KafkaConfig) -> dict[str, Any]:
     return manifests.service(
         HEADLESS,
         namespace,
@@ -101,7 +103,7 @@ def headless_service_manifest(namespace: str, cfg: KafkaConfig) -> dict[str, Any
     )
 
 
-def client_service_manifest(namespace: str, cfg: KafkaConfig) -> dict[str, Any]:
+def client_service_manifest(namespace: pulumi.Input[str], cfg: KafkaConfig) -> dict[str, Any]:
     return manifests.service(
         NAME,
         namespace,
@@ -112,13 +114,13 @@ def client_service_manifest(namespace: str, cfg: KafkaConfig) -> dict[str, Any]:
 
 
 def statefulset_manifest(
-    namespace: str,
+    namespace: pulumi.Input[str],
     cfg: KafkaConfig,
     storage_class: str,
     cluster_id_secret: str,
-    image: str,
+    image: pulumi.Input[str],
     paths: BrokerPaths = POD_PATHS,
-    config_files_sha256: str = "",
+    config_files_sha256: pulumi.Input[str] = "",
 ) -> dict[str, Any]:
     """Brokers: an init container renders the pod's server.properties and formats the storage,
     then the broker JVM runs from the image's jars (no image entrypoint is involved)."""
@@ -143,7 +145,9 @@ def statefulset_manifest(
             # What clients are told to connect to: this pod's own stable DNS name.
             {
                 "name": "ADVERTISED_HOST",
-                "value": f"$(POD_NAME).{HEADLESS}.{namespace}.svc.cluster.local",
+                "value": derive(
+                    namespace, lambda n: f"$(POD_NAME).{HEADLESS}.{n}.svc.cluster.local"
+                ),
             },
             secret_env("CLUSTER_ID", cluster_id_secret, "cluster-id"),
         ],
@@ -234,7 +238,9 @@ def topics_script(
     return "\n".join(lines) + "\n"
 
 
-def topics_job_manifest(namespace: str, cfg: KafkaConfig, image: str) -> dict[str, Any]:
+def topics_job_manifest(
+    namespace: pulumi.Input[str], cfg: KafkaConfig, image: pulumi.Input[str]
+) -> dict[str, Any]:
     labels = recommended_labels(TOPICS_JOB, "topic-init", KAFKA_VERSION)
     container = manifests.container(
         "create-topics",
@@ -244,7 +250,7 @@ def topics_job_manifest(namespace: str, cfg: KafkaConfig, image: str) -> dict[st
             "limits": {"cpu": "500m", "memory": "384Mi"},
         },
         read_only_root=False,
-        command=["/bin/bash", "-c", topics_script(namespace, cfg)],
+        command=["/bin/bash", "-c", derive(namespace, lambda n: topics_script(n, cfg))],
         # The tools log with the brokers' log4j2.properties.
         volume_mounts=[{"name": "templates", "mountPath": POD_PATHS.templates, "readOnly": True}],
     )
@@ -263,7 +269,7 @@ def topics_job_manifest(namespace: str, cfg: KafkaConfig, image: str) -> dict[st
     )
 
 
-def ui_deployment_manifest(namespace: str, cfg: KafkaConfig) -> dict[str, Any]:
+def ui_deployment_manifest(namespace: pulumi.Input[str], cfg: KafkaConfig) -> dict[str, Any]:
     labels = recommended_labels(UI_NAME, "ui", image_tag(cfg.ui_image))
     container = manifests.container(
         UI_NAME,
@@ -272,7 +278,10 @@ def ui_deployment_manifest(namespace: str, cfg: KafkaConfig) -> dict[str, Any]:
         read_only_root=False,
         env=[
             {"name": "KAFKA_CLUSTERS_0_NAME", "value": "finnhub"},
-            {"name": "KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS", "value": bootstrap_servers(namespace)},
+            {
+                "name": "KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS",
+                "value": derive(namespace, bootstrap_servers),
+            },
             {"name": "KAFKA_CLUSTERS_0_READONLY", "value": "true"},
         ],
         ports={"http": UI_PORT},
@@ -289,7 +298,7 @@ def ui_deployment_manifest(namespace: str, cfg: KafkaConfig) -> dict[str, Any]:
     )
 
 
-def ui_service_manifest(namespace: str, cfg: KafkaConfig) -> dict[str, Any]:
+def ui_service_manifest(namespace: pulumi.Input[str], cfg: KafkaConfig) -> dict[str, Any]:
     return manifests.service(
         UI_NAME,
         namespace,
@@ -299,7 +308,9 @@ def ui_service_manifest(namespace: str, cfg: KafkaConfig) -> dict[str, Any]:
     )
 
 
-def cluster_id_secret_manifest(namespace: str, cluster_id: pulumi.Input[str]) -> dict[str, Any]:
+def cluster_id_secret_manifest(
+    namespace: pulumi.Input[str], cluster_id: pulumi.Input[str]
+) -> dict[str, Any]:
     return manifests.secret(
         "kafka-cluster-id",
         namespace,
@@ -325,44 +336,42 @@ class KafkaStack(pulumi.ComponentResource):
 
         # A KRaft cluster id is 16 random bytes, base64url without padding: 22 characters.
         cluster_id = random.RandomId(f"{name}-cluster-id", byte_length=16, opts=child)
-        secret = ns.apply(lambda n: cluster_id_secret_manifest(n, cluster_id.b64_url))
+        secret = cluster_id_secret_manifest(ns, cluster_id.b64_url)
         id_secret = k8s.core.v1.Secret(
             f"{name}-cluster-id",
-            metadata=secret.apply(lambda m: m["metadata"]),
-            string_data={"cluster-id": cluster_id.b64_url},
-            type="Opaque",
+            metadata=secret["metadata"],
+            string_data=secret["stringData"],
+            type=secret["type"],
             opts=child,
         )
         headless = manifests.resource_from_manifest(
             k8s.core.v1.Service,
             f"{name}-headless",
-            ns.apply(lambda n: headless_service_manifest(n, cfg)),
+            headless_service_manifest(ns, cfg),
             child,
             spec="spec",
         )
         client = manifests.resource_from_manifest(
             k8s.core.v1.Service,
             f"{name}-client",
-            ns.apply(lambda n: client_service_manifest(n, cfg)),
+            client_service_manifest(ns, cfg),
             child,
             spec="spec",
         )
-        config_map = ns.apply(lambda n: config_map_manifest(n, cfg))
+        config_map = config_map_manifest(ns, cfg)
         broker_config = manifests.resource_from_manifest(
             k8s.core.v1.ConfigMap, f"{name}-config", config_map, child, data="data"
         )
         statefulset = manifests.resource_from_manifest(
             k8s.apps.v1.StatefulSet,
             f"{name}-brokers",
-            pulumi.Output.all(ns, args.image, config_map).apply(
-                lambda v: statefulset_manifest(
-                    v[0],
-                    cfg,
-                    args.storage_class,
-                    "kafka-cluster-id",
-                    v[1],
-                    config_files_sha256=files_sha256(v[2]["data"]),
-                )
+            statefulset_manifest(
+                ns,
+                cfg,
+                args.storage_class,
+                "kafka-cluster-id",
+                args.image,
+                config_files_sha256=derive(config_map["data"], files_sha256),
             ),
             pulumi.ResourceOptions(parent=self, depends_on=[headless, id_secret, broker_config]),
             spec="spec",
@@ -370,7 +379,7 @@ class KafkaStack(pulumi.ComponentResource):
         manifests.resource_from_manifest(
             k8s.batch.v1.Job,
             f"{name}-topics",
-            pulumi.Output.all(ns, args.image).apply(lambda v: topics_job_manifest(v[0], cfg, v[1])),
+            topics_job_manifest(ns, cfg, args.image),
             pulumi.ResourceOptions(
                 parent=self,
                 depends_on=[statefulset, client],
@@ -384,16 +393,12 @@ class KafkaStack(pulumi.ComponentResource):
             manifests.resource_from_manifest(
                 k8s.apps.v1.Deployment,
                 f"{name}-ui",
-                ns.apply(lambda n: ui_deployment_manifest(n, cfg)),
+                ui_deployment_manifest(ns, cfg),
                 child,
                 spec="spec",
             )
             manifests.resource_from_manifest(
-                k8s.core.v1.Service,
-                f"{name}-ui",
-                ns.apply(lambda n: ui_service_manifest(n, cfg)),
-                child,
-                spec="spec",
+                k8s.core.v1.Service, f"{name}-ui", ui_service_manifest(ns, cfg), child, spec="spec"
             )
 
         self.bootstrap_servers = ns.apply(bootstrap_servers)

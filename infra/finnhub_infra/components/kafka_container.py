@@ -15,8 +15,9 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from finnhub_infra.config import KafkaConfig
 from local_stack.kafka import SERVER_MAIN, STORAGE_TOOL_MAIN, java_command, render_log4j2_properties
+
+from finnhub_infra.config import KafkaConfig
 
 SERVER_PROPERTIES = "server.properties"
 LOG4J_PROPERTIES = "log4j2.properties"

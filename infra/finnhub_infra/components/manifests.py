@@ -2,8 +2,12 @@
 
 Services, pod templates, containers, probes and the StatefulSet/Deployment/Job skeletons are
 built here once, so each component states only what is its own (image, env, ports, timings) and
-the house rules in `conventions` reach every pod the same way. All builders are pure; the one
-function that touches Pulumi, `resource_from_manifest`, turns a built manifest into a resource.
+the house rules in `conventions` reach every pod the same way. All builders are pure: given plain
+values they return plain manifests (what the tests check); given Pulumi Inputs (a namespace or an
+image digest the engine resolves later) they place them in the manifest as they are, and Pulumi
+resolves the nested Inputs of a resource's arguments. A value a builder computes from an Input
+(a DNS name from the namespace, a label from the image) goes through `inputs.derive`.
+`resource_from_manifest` turns a built manifest into a resource.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 import pulumi
+
 from finnhub_infra.components.conventions import (
     container_security_context,
     object_meta,
@@ -267,11 +272,11 @@ def job(
 def resource_from_manifest(
     resource: type[R],
     name: str,
-    manifest: pulumi.Output[Manifest],
+    manifest: Manifest,
     opts: pulumi.ResourceOptions,
     **fields: str,
 ) -> R:
     """A Kubernetes resource whose metadata comes from `manifest`, and each other argument
     (keyword) from the manifest key it names: `spec="spec"`, `data="data"`, `role_ref="roleRef"`."""
-    inputs = {arg: manifest.apply(lambda m, key=key: m[key]) for arg, key in fields.items()}
-    return resource(name, metadata=manifest.apply(lambda m: m["metadata"]), opts=opts, **inputs)
+    inputs = {arg: manifest[key] for arg, key in fields.items()}
+    return resource(name, metadata=manifest["metadata"], opts=opts, **inputs)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+
 from finnhub_infra.components import manifests
 from finnhub_infra.components.cassandra import APP_PASSWORD_KEY, APP_USER_KEY
 from finnhub_infra.components.conventions import object_meta, recommended_labels, secret_env

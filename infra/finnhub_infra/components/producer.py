@@ -12,6 +12,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+
 from finnhub_infra.components import manifests
 from finnhub_infra.components.conventions import object_meta, recommended_labels, secret_env
 from finnhub_infra.config import ProducerConfig

@@ -14,6 +14,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+
 from finnhub_infra.components.conventions import (
     container_security_context,
     object_meta,

@@ -23,6 +23,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+
 from finnhub_infra.components import manifests
 from finnhub_infra.components.conventions import (
     container_security_context,
