@@ -57,8 +57,8 @@ def feed_command(rate: float, symbols: tuple[str, ...], port: int, keep_trades: 
 
 
 def deployment_manifest(
-    namespace: str,
-    image: str,
+    namespace: pulumi.Input[str],
+    image: pulumi.Input[str],
     rate: float,
     symbols: tuple[str, ...],
     port: int,
@@ -84,7 +84,9 @@ def deployment_manifest(
     return manifests.deployment(NAME, namespace, labels, replicas=1, template=template)
 
 
-def service_manifest(namespace: str, image: str, port: int) -> dict[str, Any]:
+def service_manifest(
+    namespace: pulumi.Input[str], image: pulumi.Input[str], port: int
+) -> dict[str, Any]:
     return manifests.service(
         NAME, namespace, recommended_labels(NAME, "fake-feed", image), NAME, {"ws": port}
     )
@@ -102,20 +104,17 @@ class FakeFeed(pulumi.ComponentResource):
     ) -> None:
         super().__init__("finnhub:infra:FakeFeed", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        both = pulumi.Output.all(pulumi.Output.from_input(args.namespace), args.image)
         manifests.resource_from_manifest(
             k8s.apps.v1.Deployment,
             f"{name}-deployment",
-            both.apply(
-                lambda v: deployment_manifest(
-                    v[0],
-                    v[1],
-                    args.rate,
-                    args.symbols,
-                    args.port,
-                    args.resources,
-                    args.keep_trades,
-                )
+            deployment_manifest(
+                args.namespace,
+                args.image,
+                args.rate,
+                args.symbols,
+                args.port,
+                args.resources,
+                args.keep_trades,
             ),
             child,
             spec="spec",
@@ -123,7 +122,7 @@ class FakeFeed(pulumi.ComponentResource):
         manifests.resource_from_manifest(
             k8s.core.v1.Service,
             f"{name}-service",
-            both.apply(lambda v: service_manifest(v[0], v[1], args.port)),
+            service_manifest(args.namespace, args.image, args.port),
             child,
             spec="spec",
         )

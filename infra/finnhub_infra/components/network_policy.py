@@ -124,7 +124,7 @@ def _rule(peer_key: str, peers: list[dict[str, Any]], ports: tuple[int, ...]) ->
     return rule
 
 
-def _policy(name: str, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
+def _policy(name: str, namespace: pulumi.Input[str], spec: dict[str, Any]) -> dict[str, Any]:
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -135,13 +135,13 @@ def _policy(name: str, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def default_deny_manifest(namespace: str) -> dict[str, Any]:
+def default_deny_manifest(namespace: pulumi.Input[str]) -> dict[str, Any]:
     return _policy(
         "default-deny", namespace, {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     )
 
 
-def dns_egress_manifest(namespace: str) -> dict[str, Any]:
+def dns_egress_manifest(namespace: pulumi.Input[str]) -> dict[str, Any]:
     return _policy(
         "allow-dns",
         namespace,
@@ -159,7 +159,7 @@ def dns_egress_manifest(namespace: str) -> dict[str, Any]:
 
 
 def workload_policy_manifest(
-    namespace: str,
+    namespace: pulumi.Input[str],
     workload: str,
     flows: tuple[Flow, ...] = FLOWS,
     external: tuple[External, ...] = EXTERNAL,
@@ -186,7 +186,7 @@ def workload_policy_manifest(
 
 
 def all_policy_manifests(
-    namespace: str, fake_feed_port: int | None = None, spark_runner: str = "operator"
+    namespace: pulumi.Input[str], fake_feed_port: int | None = None, spark_runner: str = "operator"
 ) -> list[dict[str, Any]]:
     flows, external = flows_for(fake_feed_port), external_for(fake_feed_port)
     return [
@@ -208,14 +208,13 @@ class NetworkPolicies(pulumi.ComponentResource):
         self, name: str, args: NetworkPoliciesArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("finnhub:infra:NetworkPolicies", name, None, opts)
-        ns = pulumi.Output.from_input(args.namespace)
-        port, runner = args.fake_feed_port, args.spark_runner
-        names = [m["metadata"]["name"] for m in all_policy_manifests("placeholder", port, runner)]
-        for index, policy_name in enumerate(names):
+        policies = all_policy_manifests(args.namespace, args.fake_feed_port, args.spark_runner)
+        names = [policy["metadata"]["name"] for policy in policies]
+        for policy in policies:
             manifests.resource_from_manifest(
                 k8s.networking.v1.NetworkPolicy,
-                f"{name}-{policy_name}",
-                ns.apply(lambda n, i=index: all_policy_manifests(n, port, runner)[i]),
+                f"{name}-{policy['metadata']['name']}",
+                policy,
                 pulumi.ResourceOptions(parent=self),
                 spec="spec",
             )

@@ -8,8 +8,9 @@ security. It is written here once, so the two cannot drift apart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -17,7 +18,10 @@ import pulumi_kubernetes as k8s
 from finnhub_infra.components import manifests
 from finnhub_infra.components.cassandra import APP_PASSWORD_KEY, APP_USER_KEY
 from finnhub_infra.components.conventions import object_meta, recommended_labels, secret_env
+from finnhub_infra.components.inputs import derive
 from finnhub_infra.config import SparkConfig
+
+U = TypeVar("U")
 
 NAME = "finnhub-processor"
 COMPONENT = "stream-processor"
@@ -56,34 +60,40 @@ class ProcessorWorkloadArgs:
 
 @dataclass(frozen=True)
 class ProcessorWiring:
-    """Plain values the processor's pods need from the other components."""
+    """What the processor's pods need from the other components: plain values, or Inputs the
+    engine resolves later (the image digest, the Services' DNS names)."""
 
-    image: str
-    kafka_bootstrap_servers: str
+    image: pulumi.Input[str]
+    kafka_bootstrap_servers: pulumi.Input[str]
     kafka_topic: str
     kafka_dlq_topic: str
-    cassandra_hosts: str
+    cassandra_hosts: pulumi.Input[str]
     cassandra_port: int
     cassandra_keyspace: str
     cassandra_credentials_secret: str
 
 
-def resolved_wiring(args: ProcessorWorkloadArgs) -> pulumi.Output[ProcessorWiring]:
-    """The args' outputs, once known, as plain `ProcessorWiring`."""
-    return pulumi.Output.all(
-        args.processor_image, args.kafka_bootstrap_servers, args.cassandra_hosts
-    ).apply(
-        lambda v: ProcessorWiring(
-            image=v[0],
-            kafka_bootstrap_servers=v[1],
-            kafka_topic=args.kafka_topic,
-            kafka_dlq_topic=args.kafka_dlq_topic,
-            cassandra_hosts=v[2],
-            cassandra_port=args.cassandra_port,
-            cassandra_keyspace=args.cassandra_keyspace,
-            cassandra_credentials_secret=args.cassandra_credentials_secret,
-        )
+def wiring_of(args: ProcessorWorkloadArgs) -> ProcessorWiring:
+    """The wiring in the runner's args, its Inputs as they are."""
+    return ProcessorWiring(
+        image=args.processor_image,
+        kafka_bootstrap_servers=args.kafka_bootstrap_servers,
+        kafka_topic=args.kafka_topic,
+        kafka_dlq_topic=args.kafka_dlq_topic,
+        cassandra_hosts=args.cassandra_hosts,
+        cassandra_port=args.cassandra_port,
+        cassandra_keyspace=args.cassandra_keyspace,
+        cassandra_credentials_secret=args.cassandra_credentials_secret,
     )
+
+
+def derive_from_wiring(
+    wiring: ProcessorWiring, compute: Callable[[ProcessorWiring], U]
+) -> U | pulumi.Output[U]:
+    """`compute(wiring)` with every Input of the wiring known: at once where all are plain.
+    For what is computed from the wiring as a whole (spark-submit's arguments)."""
+    values = {field.name: getattr(wiring, field.name) for field in fields(wiring)}
+    return derive(values, lambda known: compute(ProcessorWiring(**known)))
 
 
 def processor_env(wiring: ProcessorWiring) -> list[dict[str, Any]]:
@@ -104,19 +114,19 @@ def processor_env(wiring: ProcessorWiring) -> list[dict[str, Any]]:
     ]
 
 
-def processor_labels(cfg: SparkConfig, image: str) -> dict[str, str]:
+def processor_labels(cfg: SparkConfig, image: pulumi.Input[str]) -> dict[str, Any]:
     """Labels of the driver and executor pods: a digest reference carries no version, so
     those are labelled with the Spark version instead."""
-    version = image.rsplit(":", 1)[-1] if "@" not in image else cfg.spark_version
+    version = derive(image, lambda i: i.rsplit(":", 1)[-1] if "@" not in i else cfg.spark_version)
     return recommended_labels(NAME, COMPONENT, version)
 
 
-def support_object_meta(name: str, namespace: str) -> dict[str, Any]:
+def support_object_meta(name: str, namespace: pulumi.Input[str]) -> dict[str, Any]:
     """Metadata of the objects the processor runs with (account, RBAC, checkpoint claim)."""
     return object_meta(name, namespace, recommended_labels(NAME, COMPONENT, "v1"))
 
 
-def service_account_manifest(name: str, namespace: str) -> dict[str, Any]:
+def service_account_manifest(name: str, namespace: pulumi.Input[str]) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
@@ -125,7 +135,7 @@ def service_account_manifest(name: str, namespace: str) -> dict[str, Any]:
     }
 
 
-def role_binding_manifest(name: str, namespace: str) -> dict[str, Any]:
+def role_binding_manifest(name: str, namespace: pulumi.Input[str]) -> dict[str, Any]:
     """Binds the Role `name` to the service account `name`."""
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -136,11 +146,11 @@ def role_binding_manifest(name: str, namespace: str) -> dict[str, Any]:
     }
 
 
-def driver_service_account_manifest(namespace: str) -> dict[str, Any]:
+def driver_service_account_manifest(namespace: pulumi.Input[str]) -> dict[str, Any]:
     return service_account_manifest(DRIVER_SERVICE_ACCOUNT, namespace)
 
 
-def driver_role_manifest(namespace: str) -> dict[str, Any]:
+def driver_role_manifest(namespace: pulumi.Input[str]) -> dict[str, Any]:
     """What a Spark driver needs to run executors: pods, their services, configmaps and PVCs."""
     verbs = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]
     return {
@@ -157,12 +167,12 @@ def driver_role_manifest(namespace: str) -> dict[str, Any]:
     }
 
 
-def driver_role_binding_manifest(namespace: str) -> dict[str, Any]:
+def driver_role_binding_manifest(namespace: pulumi.Input[str]) -> dict[str, Any]:
     return role_binding_manifest(DRIVER_SERVICE_ACCOUNT, namespace)
 
 
 def checkpoint_claim_manifest(
-    namespace: str, cfg: SparkConfig, storage_class: str, access_mode: str
+    namespace: pulumi.Input[str], cfg: SparkConfig, storage_class: str, access_mode: str
 ) -> dict[str, Any]:
     """Driver and executors both write streaming state, so on a multi-node cluster the claim
     must be ReadWriteMany (EFS on eks); single-node minikube gets by with ReadWriteOnce."""
@@ -180,7 +190,7 @@ def checkpoint_claim_manifest(
 
 def account_with_role(
     name: str,
-    ns: pulumi.Output[str],
+    ns: pulumi.Input[str],
     account: Any,
     role: Any,
     binding: Any,
@@ -191,17 +201,17 @@ def account_with_role(
     child = pulumi.ResourceOptions(parent=parent)
     created = k8s.core.v1.ServiceAccount(
         f"{name}-sa",
-        metadata=ns.apply(lambda n: account(n)["metadata"]),
+        metadata=account(ns)["metadata"],
         automount_service_account_token=True,
         opts=child,
     )
     created_role = manifests.resource_from_manifest(
-        k8s.rbac.v1.Role, f"{name}-role", ns.apply(role), child, rules="rules"
+        k8s.rbac.v1.Role, f"{name}-role", role(ns), child, rules="rules"
     )
     return manifests.resource_from_manifest(
         k8s.rbac.v1.RoleBinding,
         f"{name}-binding",
-        ns.apply(binding),
+        binding(ns),
         pulumi.ResourceOptions(parent=parent, depends_on=[created, created_role]),
         role_ref="roleRef",
         subjects="subjects",
@@ -213,10 +223,9 @@ def driver_support(
 ) -> list[pulumi.Resource]:
     """The driver's account and RBAC and the checkpoint claim, children of `parent`; the
     resources the processor's pods must wait for."""
-    ns = pulumi.Output.from_input(args.namespace)
     binding = account_with_role(
         f"{name}-driver",
-        ns,
+        args.namespace,
         driver_service_account_manifest,
         driver_role_manifest,
         driver_role_binding_manifest,
@@ -225,10 +234,8 @@ def driver_support(
     claim = manifests.resource_from_manifest(
         k8s.core.v1.PersistentVolumeClaim,
         f"{name}-checkpoints",
-        ns.apply(
-            lambda n: checkpoint_claim_manifest(
-                n, args.config, args.storage_class, args.checkpoint_access_mode
-            )
+        checkpoint_claim_manifest(
+            args.namespace, args.config, args.storage_class, args.checkpoint_access_mode
         ),
         pulumi.ResourceOptions(parent=parent),
         spec="spec",

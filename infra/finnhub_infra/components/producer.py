@@ -52,7 +52,12 @@ def producer_env(
 
 
 def deployment_manifest(
-    namespace: str, cfg: ProducerConfig, image: str, bootstrap: str, topic: str, dlq_topic: str
+    namespace: pulumi.Input[str],
+    cfg: ProducerConfig,
+    image: pulumi.Input[str],
+    bootstrap: pulumi.Input[str],
+    topic: str,
+    dlq_topic: str,
 ) -> dict[str, Any]:
     labels = recommended_labels(NAME, "producer", image)
     container = manifests.container(
@@ -88,7 +93,9 @@ def deployment_manifest(
     )
 
 
-def metrics_service_manifest(namespace: str, cfg: ProducerConfig, image: str) -> dict[str, Any]:
+def metrics_service_manifest(
+    namespace: pulumi.Input[str], cfg: ProducerConfig, image: pulumi.Input[str]
+) -> dict[str, Any]:
     return manifests.service(
         f"{NAME}-metrics",
         namespace,
@@ -114,31 +121,29 @@ class ProducerDeployment(pulumi.ComponentResource):
 
         token = k8s.core.v1.Secret(
             f"{name}-token",
-            metadata=ns.apply(
-                lambda n: object_meta(TOKEN_SECRET, n, recommended_labels(NAME, "producer", "v1"))
-            ),
+            metadata=object_meta(TOKEN_SECRET, ns, recommended_labels(NAME, "producer", "v1")),
             type="Opaque",
             string_data={TOKEN_KEY: pulumi.Output.secret(args.finnhub_token)},
             opts=child,
         )
-        manifest = pulumi.Output.all(ns, args.image, args.kafka_bootstrap_servers).apply(
-            lambda v: deployment_manifest(
-                v[0], cfg, v[1], v[2], args.kafka_topic, args.kafka_dlq_topic
-            )
-        )
         manifests.resource_from_manifest(
             k8s.apps.v1.Deployment,
             f"{name}-deployment",
-            manifest,
+            deployment_manifest(
+                ns,
+                cfg,
+                args.image,
+                args.kafka_bootstrap_servers,
+                args.kafka_topic,
+                args.kafka_dlq_topic,
+            ),
             pulumi.ResourceOptions(parent=self, depends_on=[token]),
             spec="spec",
         )
         manifests.resource_from_manifest(
             k8s.core.v1.Service,
             f"{name}-metrics",
-            pulumi.Output.all(ns, args.image).apply(
-                lambda v: metrics_service_manifest(v[0], cfg, v[1])
-            ),
+            metrics_service_manifest(ns, cfg, args.image),
             child,
             spec="spec",
         )

@@ -37,7 +37,7 @@ from finnhub_infra.components.processor_workload import (
     driver_support,
     processor_env,
     processor_labels,
-    resolved_wiring,
+    wiring_of,
 )
 from finnhub_infra.config import SparkConfig
 
@@ -50,7 +50,7 @@ class SparkOperatorStackArgs(ProcessorWorkloadArgs):
     """The processor's wiring; the operator's own settings are in `config` (SparkConfig)."""
 
 
-def operator_chart_values(job_namespace: str, cfg: SparkConfig) -> dict[str, Any]:
+def operator_chart_values(job_namespace: pulumi.Input[str], cfg: SparkConfig) -> dict[str, Any]:
     """Helm values: watch only the pipeline namespace, no chart-made driver account, limits set."""
     resources = {
         "requests": {"cpu": "100m", "memory": "128Mi"},
@@ -70,7 +70,7 @@ def operator_chart_values(job_namespace: str, cfg: SparkConfig) -> dict[str, Any
 
 
 def spark_application_manifest(
-    namespace: str, cfg: SparkConfig, wiring: ProcessorWiring
+    namespace: pulumi.Input[str], cfg: SparkConfig, wiring: ProcessorWiring
 ) -> dict[str, Any]:
     labels = processor_labels(cfg, wiring.image)
     env = processor_env(wiring)
@@ -170,22 +170,20 @@ class SparkOperatorStack(pulumi.ComponentResource):
             version=cfg.operator_chart_version,
             repository_opts={"repo": CHART_REPO},
             namespace=operator_ns.metadata["name"],
-            values=ns.apply(lambda n: operator_chart_values(n, cfg)),
+            values=operator_chart_values(ns, cfg),
             atomic=True,
             wait_for_jobs=True,
             opts=child,
         )
 
         support = driver_support(name, args, self)
-        app = pulumi.Output.all(ns, resolved_wiring(args)).apply(
-            lambda v: spark_application_manifest(v[0], cfg, v[1])
-        )
+        app = spark_application_manifest(ns, cfg, wiring_of(args))
         k8s.apiextensions.CustomResource(
             f"{name}-application",
             api_version="sparkoperator.k8s.io/v1beta2",
             kind="SparkApplication",
-            metadata=app.apply(lambda m: m["metadata"]),
-            spec=app.apply(lambda m: m["spec"]),
+            metadata=app["metadata"],
+            spec=app["spec"],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[release, *support]),
         )
 

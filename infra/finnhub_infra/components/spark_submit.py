@@ -30,6 +30,7 @@ from finnhub_infra.components.conventions import (
     pod_security_context,
     recommended_labels,
 )
+from finnhub_infra.components.inputs import derive
 from finnhub_infra.components.processor_workload import (
     CHECKPOINT_CLAIM,
     CHECKPOINT_DIR,
@@ -45,13 +46,14 @@ from finnhub_infra.components.processor_workload import (
     ProcessorWiring,
     ProcessorWorkloadArgs,
     account_with_role,
+    derive_from_wiring,
     driver_support,
     processor_env,
     processor_labels,
-    resolved_wiring,
     role_binding_manifest,
     service_account_manifest,
     support_object_meta,
+    wiring_of,
 )
 from finnhub_infra.config import SparkConfig
 
@@ -78,7 +80,7 @@ class SparkSubmitStackArgs(ProcessorWorkloadArgs):
     """The processor's wiring; sizes and the submitter's resources are in `config`."""
 
 
-def pod_template_manifest(role: str, cfg: SparkConfig, image: str) -> dict[str, Any]:
+def pod_template_manifest(role: str, cfg: SparkConfig, image: pulumi.Input[str]) -> dict[str, Any]:
     """The pod Spark starts from for the driver or the executors: labels and security context
     as the SparkApplication gives them; Spark adds image, resources, env and volumes."""
     return {
@@ -100,14 +102,22 @@ def pod_template_manifest(role: str, cfg: SparkConfig, image: str) -> dict[str, 
     }
 
 
-def pod_templates_manifest(namespace: str, cfg: SparkConfig, image: str) -> dict[str, Any]:
+def pod_templates_manifest(
+    namespace: pulumi.Input[str], cfg: SparkConfig, image: pulumi.Input[str]
+) -> dict[str, Any]:
+    def as_json(role: str) -> pulumi.Input[str]:
+        # Spark reads the template as a file: its labels must be known strings by then.
+        return derive(
+            image, lambda known: json.dumps(pod_template_manifest(role, cfg, known), indent=2)
+        )
+
     return manifests.config_map(
         TEMPLATES,
         namespace,
         recommended_labels(SUBMITTER, SUBMITTER_COMPONENT, "v1"),
         {
-            DRIVER_TEMPLATE: json.dumps(pod_template_manifest("driver", cfg, image), indent=2),
-            EXECUTOR_TEMPLATE: json.dumps(pod_template_manifest("executor", cfg, image), indent=2),
+            DRIVER_TEMPLATE: as_json("driver"),
+            EXECUTOR_TEMPLATE: as_json("executor"),
         },
     )
 
@@ -193,7 +203,7 @@ def spark_submit_args(cfg: SparkConfig, wiring: ProcessorWiring) -> list[str]:
     return [*args, MAIN_APPLICATION_FILE]
 
 
-def submitter_role_manifest(namespace: str) -> dict[str, Any]:
+def submitter_role_manifest(namespace: pulumi.Input[str]) -> dict[str, Any]:
     """What spark-submit in cluster mode calls (recorded from the real one, Spark 4.2, in
     tests/processor/test_spark_submission.py): create, get and watch the driver pod; create
     its ConfigMaps and Service by server-side apply (patch, create), deleting them and the pod
@@ -234,7 +244,7 @@ def submitter_env() -> list[dict[str, Any]]:
 
 
 def submitter_deployment_manifest(
-    namespace: str, cfg: SparkConfig, wiring: ProcessorWiring
+    namespace: pulumi.Input[str], cfg: SparkConfig, wiring: ProcessorWiring
 ) -> dict[str, Any]:
     # Its own name: the Deployment's selector must never match (and adopt) driver pods.
     labels = recommended_labels(
@@ -251,7 +261,9 @@ def submitter_deployment_manifest(
         cfg.submitter_resources.to_manifest(),
         read_only_root=True,
         # `args`, not `command`: the image's entrypoint (tini) stays PID 1 and execs these.
-        args=["python", "-m", SUBMIT_MODULE, *spark_submit_args(cfg, wiring)],
+        args=derive_from_wiring(
+            wiring, lambda known: ["python", "-m", SUBMIT_MODULE, *spark_submit_args(cfg, known)]
+        ),
         env=submitter_env(),
         readiness=owns_driver,
         # Ready once its driver is submitted or watched; a submitter that has had none for
@@ -298,7 +310,7 @@ class SparkSubmitStack(pulumi.ComponentResource):
         super().__init__("finnhub:infra:SparkSubmitStack", name, None, opts)
         ns = pulumi.Output.from_input(args.namespace)
         cfg = args.config
-        wiring = resolved_wiring(args)
+        wiring = wiring_of(args)
 
         support = driver_support(name, args, self)
         submitter_binding = account_with_role(
@@ -312,18 +324,14 @@ class SparkSubmitStack(pulumi.ComponentResource):
         templates = manifests.resource_from_manifest(
             k8s.core.v1.ConfigMap,
             f"{name}-pod-templates",
-            pulumi.Output.all(ns, wiring).apply(
-                lambda v: pod_templates_manifest(v[0], cfg, v[1].image)
-            ),
+            pod_templates_manifest(ns, cfg, wiring.image),
             pulumi.ResourceOptions(parent=self),
             data="data",
         )
         manifests.resource_from_manifest(
             k8s.apps.v1.Deployment,
             f"{name}-submitter-deployment",
-            pulumi.Output.all(ns, wiring).apply(
-                lambda v: submitter_deployment_manifest(v[0], cfg, v[1])
-            ),
+            submitter_deployment_manifest(ns, cfg, wiring),
             pulumi.ResourceOptions(
                 parent=self, depends_on=[*support, submitter_binding, templates]
             ),
