@@ -1,9 +1,9 @@
 import json
 from pathlib import Path
 
+from dashboard_statements import dashboard_statements
 from finnhub_dashboards.dashboard import DATASOURCE_TYPE, DATASOURCE_UID, REFRESH_INTERVALS
 from finnhub_dashboards.generate import GRAFANA_DIR, generated_files, main, stale_files
-from finnhub_dashboards.statements import dashboard_statements
 
 
 def _committed() -> dict:

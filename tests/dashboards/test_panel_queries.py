@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dashboard_statements import DashboardStatement, dashboard_statements
 from finnhub_dashboards.generate import GRAFANA_DIR
 from finnhub_dashboards.live import RATE_WINDOW, read_snapshots
 from finnhub_dashboards.macros import render_cql
 from finnhub_dashboards.panel_data import as_utc
 from finnhub_dashboards.queries import Panel, panel_queries, symbol_variable_query
 from finnhub_dashboards.report import fetch_report_data, write_report
-from finnhub_dashboards.statements import DashboardStatement, dashboard_statements
 
 pytestmark = pytest.mark.services
 

@@ -1,4 +1,4 @@
-"""What a test or script does with a running cluster: apply objects, wait on them, read logs,
+"""What the cluster tests do with a running cluster: apply objects, wait on them, read logs,
 build and push images. Thin over `kubectl` and `docker`, both talking only to this cluster."""
 
 from __future__ import annotations

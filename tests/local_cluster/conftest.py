@@ -10,14 +10,18 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from local_cluster.client import ClusterClient
 from local_cluster.cluster import LocalCluster
 from local_cluster.errors import LocalClusterError
 from local_cluster.settings import LocalClusterSettings
+
+# The cluster client is test code: it lives beside the tests that drive it.
+sys.path.insert(0, str(Path(__file__).parent))
+from cluster_client import ClusterClient
 
 
 def _unavailable(reason: str) -> None:

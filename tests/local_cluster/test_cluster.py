@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from local_cluster.client import ClusterClient
+from cluster_client import ClusterClient
 from local_cluster.errors import LocalClusterError
 
 # A cold build of the binaries (minutes) runs inside the first test's set-up.
