@@ -242,6 +242,7 @@ def run_end_to_end(bootstrap: str, frames: list[str], trades: int) -> Result:
 @contextmanager
 def private_kafka() -> Iterator[str]:
     """A throwaway single Kafka node from the local stack's jars, stopped on exit."""
+    from background_processes.pid_files import start_background
     from local_stack import processes
     from local_stack.artifacts import KAFKA_JARS, JarResolver
     from local_stack.kafka import KafkaService
@@ -261,9 +262,7 @@ def private_kafka() -> Iterator[str]:
             settings, processes.find_java(settings.java), resolver.jar_dir(KAFKA_JARS)
         )
         service.prepare()
-        processes.start_background(
-            service.command(), service.files, service.home, stop_with_parent=True
-        )
+        start_background(service.command(), service.files, service.home, stop_with_parent=True)
         try:
             deadline = time.monotonic() + 300
             while not service.answers():

@@ -30,6 +30,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+from background_processes.pid_files import rss_bytes
 from cassandra.cluster import Session
 from finnhub_dashboards.panel_data import fetch_panel
 from finnhub_dashboards.queries import Panel
@@ -38,7 +39,6 @@ from finnhub_fake_feed.trades import DEFAULT_KNOWN_SYMBOLS
 from local_pipeline.pipeline import Child, Pipeline, processor_spec, producer_spec
 from local_stack.cassandra import connect
 from local_stack.network import free_ports
-from local_stack.processes import rss_bytes
 from local_stack.schema import create_topics
 from local_stack.settings import LocalStackSettings
 from local_stack.stack import LocalStack

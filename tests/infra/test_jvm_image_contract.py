@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from background_processes.log_files import log_tail
+from background_processes.pid_files import ProcessFiles, start_background
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import Cluster, NoHostAvailable
 from confluent_kafka.admin import AdminClient, ConfigResource
@@ -43,7 +45,7 @@ from local_stack.artifacts import (
 from local_stack.errors import LocalStackError
 from local_stack.kafka import new_cluster_id
 from local_stack.network import free_ports
-from local_stack.processes import ProcessFiles, find_java, log_tail, start_background, stop
+from local_stack.processes import find_java, stop
 from local_stack.settings import LocalStackSettings
 
 # Real Kafka and Cassandra JVMs, like the suite's other services tests (started here, not by the

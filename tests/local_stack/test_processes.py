@@ -10,15 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
+from background_processes.pid_files import ProcessFiles, start_background
 from local_stack.errors import MissingToolError
-from local_stack.processes import (
-    ProcessFiles,
-    find_java,
-    java_major_version,
-    recorded_pid,
-    start_background,
-    stop,
-)
+from local_stack.processes import find_java, java_major_version, recorded_pid, stop
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)"]
 IGNORES_SIGTERM = [
@@ -80,7 +74,7 @@ def test_service_started_with_stop_with_parent_dies_when_its_parent_is_killed(
         """
         import sys, time
         from pathlib import Path
-        from local_stack.processes import ProcessFiles, start_background
+        from background_processes.pid_files import ProcessFiles, start_background
         home = Path(sys.argv[1])
         files = ProcessFiles(home / "svc.pid", home / "svc.log", "marker-orphan")
         command = [sys.executable, "-c", "import time; time.sleep(120)", "marker-orphan"]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from background_processes.pid_files import start_background
 from finnhub_fake_feed.server import FakeFinnhub
 from local_stack import processes
 from local_stack.artifacts import KAFKA_JARS, JarResolver
@@ -38,7 +39,7 @@ class PrivateKafka:
 
     def start(self, timeout_s: float = 240.0) -> None:
         self.service.prepare()
-        processes.start_background(
+        start_background(
             self.service.command(), self.service.files, self.service.home, stop_with_parent=True
         )
         deadline = time.monotonic() + timeout_s

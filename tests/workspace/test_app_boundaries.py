@@ -13,6 +13,9 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TESTS = REPO_ROOT / "tests"
+# Workspace members that are shared libraries, not apps: what local-stack and local-cluster
+# both do with background processes is written once, there.
+LIBRARIES = {"background-processes"}
 
 
 def _members() -> dict[str, Path]:
@@ -51,11 +54,15 @@ def _requirement_name(requirement: str) -> str:
     return requirement.strip()
 
 
-def imports_of_other_members(member_name: str) -> dict[str, set[str]]:
-    """Each source file of the member that imports another member's package, with those roots."""
+def imports_of_other_apps(member_name: str) -> dict[str, set[str]]:
+    """Each source file of the member that imports another app's package, with those roots."""
     members = _members()
     others = set().union(
-        *(_import_roots_of(folder) for name, folder in members.items() if name != member_name)
+        *(
+            _import_roots_of(folder)
+            for name, folder in members.items()
+            if name != member_name and name not in LIBRARIES
+        )
     )
     found = {}
     for source in _sources(members[member_name]):
@@ -67,14 +74,19 @@ def imports_of_other_members(member_name: str) -> dict[str, set[str]]:
 
 def test_local_stack_imports_no_other_app() -> None:
     assert _sources(_members()["local-stack"])
-    assert imports_of_other_members("local-stack") == {}
+    assert imports_of_other_apps("local-stack") == {}
 
 
-def test_local_stack_depends_on_no_other_workspace_member() -> None:
+def test_local_stack_depends_on_no_other_app() -> None:
     members = _members()
     project = tomllib.loads((members["local-stack"] / "pyproject.toml").read_text())["project"]
     required = {_requirement_name(requirement) for requirement in project["dependencies"]}
-    assert required & (set(members) - {"local-stack"}) == set()
+    assert required & (set(members) - LIBRARIES - {"local-stack"}) == set()
+
+
+def test_a_shared_library_imports_no_app() -> None:
+    for library in LIBRARIES:
+        assert imports_of_other_apps(library) == {}, library
 
 
 def test_make_run_is_the_local_pipeline_apps_command_not_local_stacks() -> None:

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import sys
-import time
-from pathlib import Path
 
+from background_processes.log_files import print_log
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from local_cluster.cluster import COMPONENTS, LocalCluster, UpReport
 from local_cluster.errors import LocalClusterError
-from local_cluster.processes import log_tail
 from local_cluster.settings import LocalClusterSettings
 
 
@@ -76,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise LocalClusterError(f"no kubeconfig at {path}: run `local-cluster up` first")
             print(path if args.path else path.read_text())
             return 0
-        _logs(cluster.log_file(args.component), args.lines, args.follow)
+        print_log(cluster.log_file(args.component), args.lines, args.follow)
         return 0
     except LocalClusterError as error:
         console.print(f"[bold red]local-cluster {args.command} failed:[/] {error}", highlight=False)
@@ -132,19 +129,3 @@ def _status(cluster: LocalCluster) -> int:
         "(pods and containerd-shims not included)"
     )
     return 0 if all(status.answering for status in statuses) else 3
-
-
-def _logs(log_file: Path, lines: int, follow: bool) -> None:
-    sys.stdout.write(log_tail(log_file, lines))
-    sys.stdout.flush()
-    if not follow:
-        return
-    with log_file.open(errors="replace") as handle:
-        handle.seek(0, 2)
-        while True:
-            line = handle.readline()
-            if line:
-                sys.stdout.write(line)
-                sys.stdout.flush()
-            else:
-                time.sleep(0.5)

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from background_processes.pid_files import ProcessFiles, rss_bytes, start_background
+
 from local_cluster import binaries, config_files, manifests, network, packages, pki, processes
 from local_cluster.api import ApiClient
 from local_cluster.errors import ComponentStartError, LocalClusterError
@@ -123,8 +125,8 @@ class LocalCluster:
 
     # -- paths and clients -------------------------------------------------------------------
 
-    def files(self, name: str) -> processes.ProcessFiles:
-        return processes.ProcessFiles(
+    def files(self, name: str) -> ProcessFiles:
+        return ProcessFiles(
             pid_file=self.layout.pids / f"{name}.pid",
             log_file=self.layout.logs / f"{name}.log",
             identity=str(self.layout.state),
@@ -199,7 +201,7 @@ class LocalCluster:
         if processes.recorded_pid(files) is not None and _safe(component.ready):
             return 0.0
         self.report(f"starting {component.name} ({component.address})")
-        pid = processes.start_background(
+        pid = start_background(
             component.command,
             files,
             cwd=self.layout.state,
@@ -623,7 +625,7 @@ class LocalCluster:
                     component.address,
                     pid,
                     answering,
-                    processes.rss_bytes(pid) if pid else None,
+                    rss_bytes(pid) if pid else None,
                     self.log_file(component.name),
                 )
             )

@@ -9,8 +9,9 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from background_processes.log_files import log_tail
+
 from local_cluster.errors import ComponentStartError
-from local_cluster.processes import log_tail
 
 
 def wait_until(

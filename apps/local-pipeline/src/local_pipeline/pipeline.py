@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import os
 import re
 import shutil
@@ -26,12 +25,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
+from background_processes.log_files import log_tail
+from background_processes.pid_files import terminate_when_parent_dies
 from finnhub_dashboards.connection import CassandraUnreachable, connect
 from finnhub_dashboards.live import run_live_view
 from finnhub_dashboards.settings import DashboardSettings
 from local_stack.errors import LocalStackError
 from local_stack.network import free_ports
-from local_stack.processes import log_tail
 from local_stack.stack import LocalStack
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -41,7 +41,6 @@ from local_pipeline.producer_health import FeedState, metrics_url, read_feed_sta
 
 DEFAULT_SYMBOLS = ("BINANCE:BTCUSDT", "BINANCE:ETHUSDT", "BINANCE:XRPUSDT", "BINANCE:DOGEUSDT")
 FAKE_FEED_READY = re.compile(r"listening on (ws://\S+)")
-PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 
 
 class PipelineError(Exception):
@@ -156,12 +155,6 @@ def processor_spec(
     return ChildSpec("processor", ("finnhub-processor",), env, stop_timeout_s)
 
 
-def _exit_with_parent() -> None:
-    # Runs in the child between fork and exec: the kernel sends SIGTERM (which producer and
-    # processor handle cleanly) if the orchestrator dies, even by SIGKILL, so no child outlives it.
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
 class Child:
     """A running child process in its own session, its output in `<log_dir>/<name>.log`."""
 
@@ -188,7 +181,9 @@ class Child:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_exit_with_parent,
+                # SIGTERM (which producer and processor handle cleanly) if the orchestrator
+                # dies, even by SIGKILL, so no child outlives it.
+                preexec_fn=terminate_when_parent_dies,
             )
 
     def exit_code(self) -> int | None:

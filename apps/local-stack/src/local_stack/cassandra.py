@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from background_processes.log_files import log_tail
+from background_processes.pid_files import ProcessFiles
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
 from cassandra.policies import RoundRobinPolicy
 
 from local_stack.network import port_open
-from local_stack.processes import QUICK_START_JIT_FLAGS, ProcessFiles, log_tail
+from local_stack.processes import QUICK_START_JIT_FLAGS
 from local_stack.settings import LocalStackSettings
 
 DAEMON_MAIN = "org.apache.cassandra.service.CassandraDaemon"

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 from pathlib import Path
 
+from background_processes.log_files import print_log
 from rich.console import Console
 from rich.table import Table
 
 from local_stack.errors import LocalStackError
-from local_stack.processes import log_tail
 from local_stack.settings import LocalStackSettings
 from local_stack.stack import LocalStack, StackEndpoints
 
@@ -65,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in [args.service] if args.service else SERVICES:
             if args.service is None:
                 print(f"==> {stack.log_file(name)} <==", flush=True)
-            _logs(stack.log_file(name), args.lines, args.follow)
+            print_log(stack.log_file(name), args.lines, args.follow)
         return 0
     except LocalStackError as error:
         console.print(f"[bold red]local-stack {args.command} failed:[/] {error}", highlight=False)
@@ -122,19 +120,3 @@ def _status(settings: LocalStackSettings) -> int:
     for status in statuses:
         out.print(f"{status.name} log: {status.log_file}", highlight=False, soft_wrap=True)
     return 0 if all(status.answering for status in statuses) else 3
-
-
-def _logs(log_file: Path, lines: int, follow: bool) -> None:
-    sys.stdout.write(log_tail(log_file, lines))
-    sys.stdout.flush()
-    if not follow:
-        return
-    with log_file.open(errors="replace") as handle:
-        handle.seek(0, 2)
-        while True:
-            line = handle.readline()
-            if line:
-                sys.stdout.write(line)
-                sys.stdout.flush()
-            else:
-                time.sleep(0.5)

@@ -7,11 +7,13 @@ import subprocess
 import uuid
 from pathlib import Path
 
+from background_processes.log_files import log_tail
+from background_processes.pid_files import ProcessFiles
 from confluent_kafka.admin import AdminClient
 
 from local_stack.errors import ServiceStartError
 from local_stack.network import port_open
-from local_stack.processes import QUICK_START_JIT_FLAGS, ProcessFiles, log_tail
+from local_stack.processes import QUICK_START_JIT_FLAGS
 from local_stack.settings import LocalStackSettings
 
 SERVER_MAIN = "kafka.Kafka"

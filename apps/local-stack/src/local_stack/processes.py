@@ -1,37 +1,22 @@
-"""Background JVM processes recorded by pid file: start, check, stop, read their log."""
+"""Kafka's and Cassandra's JVMs as background processes: the Java they need, whether one still
+runs, how it stops. Starting and signalling them is background_processes'."""
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import os
 import re
 import shutil
 import signal
 import subprocess
 import time
-from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 
-from local_stack.errors import LocalStackError, MissingToolError
+from background_processes.pid_files import ProcessFiles, reap, signal_quietly
 
-PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
+from local_stack.errors import LocalStackError, MissingToolError
 
 # C1 only: both services boot mostly by loading and running cold code, and C2's background
 # compilation competes for the same two cores.
 QUICK_START_JIT_FLAGS = ("-XX:TieredStopAtLevel=1",)
-
-
-@dataclass(frozen=True)
-class ProcessFiles:
-    """Where one service keeps its pid and its combined stdout/stderr log."""
-
-    pid_file: Path
-    log_file: Path
-    # A string unique to this service and state dir that its command line contains: a pid file
-    # left over from a reboot may name a pid now used by something else, which must not be killed.
-    identity: str
 
 
 # Kafka 4's broker and Cassandra 5.0 both need Java 17 (Cassandra 5.0 runs on 11 or 17).
@@ -65,31 +50,6 @@ def find_java(java: str) -> str:
     return path
 
 
-def start_background(
-    command: list[str], files: ProcessFiles, cwd: Path, stop_with_parent: bool = False
-) -> int:
-    """Starts `command` detached from our terminal and session, logging to files.log_file.
-
-    With stop_with_parent the kernel sends it SIGTERM when the calling process dies, even by
-    SIGKILL: a test session that is killed must not leave JVMs behind on a shared machine.
-    """
-    files.log_file.parent.mkdir(parents=True, exist_ok=True)
-    files.pid_file.parent.mkdir(parents=True, exist_ok=True)
-    with files.log_file.open("ab") as log:
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=cwd,
-            # Own session: Ctrl-C in the shell that ran `local-stack up` must not stop the services.
-            start_new_session=True,
-            preexec_fn=_terminate_when_parent_dies if stop_with_parent else None,
-        )
-    files.pid_file.write_text(f"{process.pid}\n")
-    return process.pid
-
-
 def recorded_pid(files: ProcessFiles) -> int | None:
     """The pid in the pid file if that process still runs and is ours, else None."""
     try:
@@ -100,7 +60,9 @@ def recorded_pid(files: ProcessFiles) -> int | None:
 
 
 def is_running(pid: int, identity: str) -> bool:
-    _reap(pid)
+    # When the services are our own children (tests, `make run`), a stopped one stays a zombie
+    # until waited for.
+    reap(pid)
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except (FileNotFoundError, ProcessLookupError):
@@ -134,12 +96,12 @@ def stop(files: ProcessFiles, timeout_s: float) -> bool:
     if pid is None:
         files.pid_file.unlink(missing_ok=True)
         return False
-    _signal(pid, signal.SIGTERM)
+    signal_quietly(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and is_running(pid, files.identity):
         time.sleep(0.2)
     if is_running(pid, files.identity):
-        _signal(pid, signal.SIGKILL)
+        signal_quietly(pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
         while is_running(pid, files.identity):
             if time.monotonic() > deadline:
@@ -149,40 +111,3 @@ def stop(files: ProcessFiles, timeout_s: float) -> bool:
             time.sleep(0.1)
     files.pid_file.unlink(missing_ok=True)
     return True
-
-
-def rss_bytes(pid: int) -> int | None:
-    """Resident memory of a running process, from /proc."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except FileNotFoundError:
-        return None
-    return None
-
-
-def log_tail(log_file: Path, lines: int = 30) -> str:
-    try:
-        with log_file.open(errors="replace") as handle:
-            return "".join(deque(handle, maxlen=lines))
-    except FileNotFoundError:
-        return f"(no log at {log_file})"
-
-
-def _terminate_when_parent_dies() -> None:
-    # Runs in the child between fork and exec; PR_SET_PDEATHSIG survives the exec of java.
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def _signal(pid: int, signum: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signum)
-
-
-def _reap(pid: int) -> None:
-    # When the services are our own children (tests, `make run`), a stopped one stays a zombie
-    # until waited for; elsewhere waitpid says it is not our child, which is fine.
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from background_processes.pid_files import rss_bytes, start_background
+
 from local_stack import processes
 from local_stack.artifacts import (
     CASSANDRA_JARS,
@@ -127,8 +129,11 @@ class LocalStack:
             )
         self._on_event(f"starting {service.name} on {service.address}")
         service.prepare()
-        processes.start_background(
-            service.command(), service.files, service.home, self._stop_with_parent
+        start_background(
+            service.command(),
+            service.files,
+            service.home,
+            stop_with_parent=self._stop_with_parent,
         )
         started.append(service)
 
@@ -192,7 +197,7 @@ class LocalStack:
                     address=service.address,
                     pid=pid,
                     answering=pid is not None and service.answers(),
-                    rss_bytes=processes.rss_bytes(pid) if pid is not None else None,
+                    rss_bytes=rss_bytes(pid) if pid is not None else None,
                     log_file=service.files.log_file,
                 )
             )
