@@ -62,6 +62,14 @@ def start_background(
     return process.pid
 
 
+def recorded(files: ProcessFiles) -> int | None:
+    """The pid its pid file names, whether or not that process still runs."""
+    try:
+        return int(files.pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
 def terminate_when_parent_dies() -> None:
     """For `preexec_fn`: runs in the child between fork and exec; PR_SET_PDEATHSIG survives the
     exec, so the kernel sends SIGTERM when the parent dies."""

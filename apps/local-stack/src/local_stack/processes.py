@@ -10,7 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from background_processes.pid_files import ProcessFiles, reap, signal_quietly
+from background_processes.pid_files import ProcessFiles, reap, recorded, signal_quietly
 
 from local_stack.errors import LocalStackError, MissingToolError
 
@@ -52,11 +52,8 @@ def find_java(java: str) -> str:
 
 def recorded_pid(files: ProcessFiles) -> int | None:
     """The pid in the pid file if that process still runs and is ours, else None."""
-    try:
-        pid = int(files.pid_file.read_text().strip())
-    except (FileNotFoundError, ValueError):
-        return None
-    return pid if is_running(pid, files.identity) else None
+    pid = recorded(files)
+    return pid if pid is not None and is_running(pid, files.identity) else None
 
 
 def is_running(pid: int, identity: str) -> bool:

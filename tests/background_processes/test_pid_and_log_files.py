@@ -1,4 +1,4 @@
-"""Reading a background process's log the way `local-stack logs` and `local-cluster logs` do."""
+"""Background processes started, their pid files and logs read, as both local apps do."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from background_processes.log_files import log_tail, print_log
-from background_processes.pid_files import ProcessFiles, reap, start_background
+from background_processes.pid_files import ProcessFiles, reap, recorded, start_background
 
 
 def test_log_tail_is_the_last_lines_of_the_log(tmp_path: Path) -> None:
@@ -42,3 +42,12 @@ def test_a_started_process_gets_the_given_environment_and_logs_to_its_file(
         time.sleep(0.05)
     reap(pid)
     assert log_tail(files.log_file) == "hello\n"
+
+
+def test_a_pid_file_that_is_missing_or_not_a_number_records_nothing(tmp_path: Path) -> None:
+    files = ProcessFiles(tmp_path / "svc.pid", tmp_path / "svc.log", "marker")
+    assert recorded(files) is None
+    files.pid_file.write_text("not a pid\n")
+    assert recorded(files) is None
+    files.pid_file.write_text("4242\n")
+    assert recorded(files) == 4242
