@@ -1,10 +1,10 @@
 """`python -m finnhub_processor.k8s_submit [spark-submit args]`: the submitter's entry.
 
 Runs in the submitter Deployment's one pod (infra/finnhub_infra/components/spark_submit.py).
-It waits until no driver of the application may still run (see `driver_pods`), renders the driver's pod
-template owned by its own pod, then replaces itself with spark-submit in cluster mode, which
-watches the driver until it ends. Whatever ends spark-submit (the driver failed or was
-deleted), the container exits and Kubernetes starts it again (a Deployment's pods restart
+It waits until no driver of the application may still run (see `driver_pods`), renders the
+driver's pod template owned by its own pod, then replaces itself with spark-submit in cluster
+mode, which watches the driver until it ends. Whatever ends spark-submit (the driver failed or
+was deleted), the container exits and Kubernetes starts it again (a Deployment's pods restart
 always), so a lost driver comes back after the same wait; deleting or rolling the submitter
 garbage-collects its driver, and Spark's driver owns its executors.
 
