@@ -3,9 +3,11 @@
 pyspark 4.2 ships log4j2 with its JSON template layout (log4j-layout-template-json). Spark's own
 JSON template, used with `spark.log.structuredLogging.enabled`, names the fields `ts`, `msg`,
 `context` and upper-cases levels; ours renders the Python events' keys instead (and flattens in
-whatever context Spark puts in log4j's MDC), so one parser reads every line of a pod. log4j2 reads LOG4J_CONFIGURATION_FILE from
-the environment of every JVM: the one pyspark launches locally, and on Kubernetes the submitter,
-driver and executors, whose image sets it (apps/processor/Dockerfile).
+whatever context Spark puts in log4j's MDC), so one parser reads every line of a pod.
+
+log4j2 reads LOG4J_CONFIGURATION_FILE from the environment of every JVM: the one pyspark launches
+locally, and on Kubernetes the submitter, driver and executors, whose image sets it
+(apps/processor/Dockerfile).
 """
 
 from __future__ import annotations
