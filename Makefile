@@ -25,6 +25,7 @@ help:
 	@echo "make report - render the dashboard panels to PNG under report/ from the local Cassandra"
 	@echo "make preview [STACK=eks] - the real pulumi preview of a stack, offline"
 	@echo "make lint   - ruff check + format check"
+	@echo "make actionlint - build the GitHub Actions workflow linter that make test runs"
 	@echo "make cluster-up / cluster-down - a real single-node Kubernetes on this machine (root)"
 	@echo "make deploy-local / destroy-local - the pipeline deployed by pulumi up onto that cluster (root)"
 
@@ -47,8 +48,10 @@ run: setup
 report: setup
 	$(UV) run --frozen finnhub-report --out report
 
-test: setup
-	$(UV) run --frozen pytest
+# PYTEST_ARGS narrows a run, e.g. CI's `make test PYTEST_ARGS='-m "not cluster"'`.
+PYTEST_ARGS ?=
+test: setup actionlint
+	$(UV) run --frozen pytest $(PYTEST_ARGS)
 
 lint: setup
 	$(UV) run --frozen ruff check .
@@ -57,6 +60,13 @@ lint: setup
 format: setup
 	$(UV) run --frozen ruff check --fix .
 	$(UV) run --frozen ruff format .
+
+# actionlint, which tests/ci runs on .github/workflows/, built from its Go module into .cache on
+# first use. Without Go the build fails: outside CI the test then skips and says why, under
+# CI=true it fails.
+.PHONY: actionlint
+actionlint:
+	bash tools/actionlint/install.sh || [ "$$CI" != "true" ]
 
 # The real Pulumi engine plans a stack offline: no cluster, no cloud (tools/pulumi/README.md).
 # `make preview STACK=eks` for the EKS stack. Builds the toolchain from Go modules on first use.

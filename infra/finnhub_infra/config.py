@@ -112,7 +112,9 @@ class KafkaConfig(ConfigModel):
     # off (the default, as Strimzi's deleteClaim), they outlive even a replaced StatefulSet.
     delete_claims: bool = False
     ui_enabled: bool = True
-    ui_image: str = "provectuslabs/kafka-ui:v0.7.2"
+    # kafbat/kafka-ui: the maintained continuation of provectuslabs/kafka-ui (unmaintained since
+    # v0.7.2), read by the same KAFKA_CLUSTERS_* variables, same port, health path and user.
+    ui_image: str = "kafbat/kafka-ui:v1.5.0"
     ui_resources: Resources = _resources("100m", "384Mi", "500m", "512Mi")
 
     @model_validator(mode="after")
@@ -179,8 +181,12 @@ class SparkConfig(ConfigModel):
 class GrafanaConfig(ConfigModel):
     # False leaves Grafana out (the local stack: its image cannot be had there).
     enabled: bool = True
-    image: str = "grafana/grafana:12.1.1"
-    cassandra_plugin: str = "hadesarchitect-cassandra-datasource@3.1.0"
+    # The newest Grafana line the Cassandra datasource supports: plugin 3.x declares Grafana
+    # 7.4 through 12.x (not 13), and GF_PLUGINS_PREINSTALL_SYNC, which installs it before the
+    # provisioning that names it, needs 12.1 or later.
+    image: str = "grafana/grafana:12.4.5"
+    # `id@version`: a pinned plugin, not whatever the catalogue serves on the pod's start.
+    cassandra_plugin: str = "hadesarchitect-cassandra-datasource@3.3.0"
     dashboards_dir: str = "dashboards/grafana"
     admin_user: str = "admin"
     resources: Resources = _resources("100m", "256Mi", "500m", "512Mi")

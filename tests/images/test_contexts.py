@@ -52,6 +52,8 @@ def test_producer_context_holds_the_locked_packages_apart_from_the_app(tmp_path:
     assert (site / f"confluent_kafka-{locked('confluent-kafka')}.dist-info").is_dir()
     assert (site / f"fastavro-{locked('fastavro')}.dist-info").is_dir()
     assert (context / "app" / "finnhub_producer" / "cli.py").is_file()
+    # The shared log format is a workspace member, installed with the app (data file included).
+    assert (context / "app" / "finnhub_logs" / "log4j2.properties").is_file()
     assert not (site / "finnhub_producer").exists()
     # Its image carries no test server and no server library, and no host console scripts.
     assert not (site / "finnhub_fake_feed").exists() and not (site / "websockets").exists()

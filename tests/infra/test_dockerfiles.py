@@ -15,6 +15,7 @@ from finnhub_images.catalog import IMAGES
 from finnhub_infra.components.fake_feed import FAKE_FEED_UID
 from finnhub_infra.components.processor_workload import MAIN_APPLICATION_FILE, SPARK_UID
 from finnhub_infra.config import FakeFeedConfig, ProducerConfig
+from finnhub_logs import LOG4J2_PROPERTIES, LOG4J_CONFIG_VARIABLE
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = tuple(image for image in IMAGES if image.python_package)
@@ -89,6 +90,15 @@ def test_processor_image_provides_the_spark_applications_entry_file() -> None:
     path = Path(MAIN_APPLICATION_FILE.removeprefix("local://"))
     assert f"COPY entry/ {path.parent}/" in by_name("processor")
     assert (ROOT / "apps/processor/image" / path.name).is_file()
+
+
+def test_every_jvm_of_the_processor_image_logs_the_apps_json_events() -> None:
+    # The app layer lands in site-packages; libs/logs's log4j2.properties goes with its package.
+    (env,) = [line for line in by_name("processor") if line.startswith("ENV ")]
+    site_packages = "/app/.venv/lib/python3.11/site-packages"
+    assert f"COPY app/ {site_packages}/" in by_name("processor")
+    relative = LOG4J2_PROPERTIES.relative_to(LOG4J2_PROPERTIES.parents[1]).as_posix()
+    assert f"{LOG4J_CONFIG_VARIABLE}={site_packages}/{relative}" in env.split()
 
 
 def test_no_secret_is_baked_into_an_image() -> None:

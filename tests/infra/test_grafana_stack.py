@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,26 @@ def test_grafana_installs_the_plugin_and_allows_500ms_refresh(dashboards_dir: Pa
     assert env["GF_DASHBOARDS_MIN_REFRESH_INTERVAL"]["value"] == "500ms"
     assert env["GF_PLUGINS_PREINSTALL_SYNC"]["value"].startswith(DATASOURCE_TYPE + "@")
     assert env["GF_SECURITY_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "grafana-admin"
+
+
+def test_the_plugin_is_preinstalled_at_a_pinned_version_not_by_the_deprecated_variable(
+    dashboards_dir: Path,
+) -> None:
+    deployment = render(load_dashboards(dashboards_dir)).manifest("Deployment", "grafana")
+    env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    # GF_INSTALL_PLUGINS is deprecated since 12.1 and installs after provisioning has started.
+    assert "GF_INSTALL_PLUGINS" not in env
+    plugin, _, version = env["GF_PLUGINS_PREINSTALL_SYNC"]["value"].partition("@")
+    assert plugin == DATASOURCE_TYPE
+    assert re.fullmatch(r"3\.\d+\.\d+", version), version
+
+
+def test_grafana_is_a_release_the_plugin_supports_that_has_preinstall_sync() -> None:
+    repository, _, tag = GrafanaConfig().image.partition(":")
+    assert repository == "grafana/grafana"
+    major, minor, _patch = (int(part) for part in tag.split("."))
+    # preinstall_sync arrived in 12.1; the datasource's 3.x line supports Grafana up to 12.x.
+    assert (12, 1) <= (major, minor) < (13, 0)
 
 
 def test_a_configured_admin_password_is_used_instead_of_a_generated_one() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -70,6 +71,18 @@ def test_ui_is_optional() -> None:
     without = render(KafkaConfig(ui_enabled=False))
     assert with_ui.manifest("Deployment", "kafka-ui")
     assert not [m for m in without.manifests() if m["metadata"]["name"] == "kafka-ui"]
+
+
+def test_ui_is_the_maintained_kafbat_image_at_a_released_tag() -> None:
+    deployment = render(KafkaConfig()).manifest("Deployment", "kafka-ui")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    repository, _, tag = container["image"].partition(":")
+    assert repository == "kafbat/kafka-ui"
+    assert re.fullmatch(r"v\d+\.\d+\.\d+", tag), tag
+    env = {e["name"]: e["value"] for e in container["env"]}
+    # provectuslabs' variables, which kafbat reads unchanged.
+    assert env["KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS"] == "kafka.pipeline.svc.cluster.local:9092"
+    assert env["KAFKA_CLUSTERS_0_READONLY"] == "true"
 
 
 def test_auto_topic_creation_is_off_so_topics_come_only_from_the_job() -> None:

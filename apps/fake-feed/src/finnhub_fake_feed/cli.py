@@ -12,7 +12,8 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from finnhub_fake_feed.logs import configure_logging
+from finnhub_logs import configure_logging
+
 from finnhub_fake_feed.server import FakeFinnhub
 from finnhub_fake_feed.settings import PROG, FeedSettings, SettingsError, parse_settings
 from finnhub_fake_feed.trades import REALISTIC_RATE_SHARES

@@ -8,6 +8,7 @@ import sys
 import threading
 from types import FrameType
 
+from finnhub_logs import configure_logging, use_json_jvm_logs
 from pydantic import ValidationError
 
 from finnhub_processor.job import run
@@ -16,9 +17,10 @@ from finnhub_processor.settings import ProcessorSettings
 
 def main() -> int:
     """Reads the settings from the environment and runs the processor; returns the exit code."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    # The producer's events (libs/logs): JSON lines off a terminal, from this process's loggers
+    # and from the Spark JVM it launches alike.
+    configure_logging()
+    use_json_jvm_logs()
     # py4j reports every closed connection at INFO with a traceback, e.g. when Spark stops.
     logging.getLogger("py4j").setLevel(logging.WARNING)
     try:

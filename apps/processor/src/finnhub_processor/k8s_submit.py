@@ -25,6 +25,7 @@ from types import FrameType
 from typing import Any
 
 import structlog
+from finnhub_logs import configure_logging, use_json_jvm_logs
 from pydantic import ValidationError
 
 from finnhub_processor.driver_pods import (
@@ -46,17 +47,6 @@ READY_MARKER = "driver-owned"
 RENDERED_TEMPLATE = "driver-pod-template.json"
 
 log = structlog.get_logger("finnhub_processor.k8s_submit")
-
-
-def configure_logging() -> None:
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.JSONRenderer(),
-        ],
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-    )
 
 
 def settings_problems(error: ValidationError) -> str:
@@ -125,7 +115,10 @@ def stop_on_signal(signum: int, frame: FrameType | None) -> None:
 def main(args: list[str] | None = None, api: InClusterApi | None = None) -> int:
     """Waits, renders, then execs spark-submit; returns only on an error (its exit code).
     `api` defaults to the in-cluster API server as the pod's service account."""
-    configure_logging()
+    # JSON even at a terminal (`kubectl exec`): what it writes is read by log shippers.
+    configure_logging(json_lines=True)
+    # spark-submit's JVM, which this process execs, logs the same events.
+    use_json_jvm_logs()
     args = sys.argv[1:] if args is None else args
     try:
         settings = SubmitterSettings()

@@ -11,6 +11,7 @@ from types import FrameType
 
 import structlog
 from confluent_kafka import KafkaException
+from finnhub_logs import configure_logging
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
@@ -18,7 +19,6 @@ from finnhub_producer.encode import TradeEncoder
 from finnhub_producer.feed import FeedClient, url_for_logs
 from finnhub_producer.ingest import FrameIngestor
 from finnhub_producer.kafka import TradeProducer, producer_config
-from finnhub_producer.logs import configure_logging
 from finnhub_producer.metrics import MetricsServer, ProducerMetrics
 from finnhub_producer.settings import ProducerSettings, describe_settings, settings_problems
 from finnhub_producer.symbols import unknown_symbols
