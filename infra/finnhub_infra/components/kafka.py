@@ -19,6 +19,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
+from finnhub_contracts.kafka import DLQ_TOPIC, TOPIC
+from finnhub_contracts.versions import KAFKA_VERSION
+
 from finnhub_infra.components import kafka_container, manifests
 from finnhub_infra.components.conventions import image_tag, recommended_labels, secret_env
 from finnhub_infra.components.kafka_container import (
@@ -30,7 +33,6 @@ from finnhub_infra.components.kafka_container import (
     BrokerPaths,
 )
 from finnhub_infra.config import KafkaConfig
-from local_stack.artifacts import KAFKA_VERSION
 
 NAME = "kafka"
 HEADLESS = "kafka-headless"
@@ -42,8 +44,6 @@ CONTROLLER_PORT = POD_NETWORK.controller_port
 UI_PORT = 8080
 # The image's `kafka` user (images/kafka/Dockerfile).
 KAFKA_UID = 1000
-TOPIC = "market"
-DLQ_TOPIC = "market.dlq"
 
 
 @dataclass(frozen=True)

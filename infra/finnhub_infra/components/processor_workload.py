@@ -13,6 +13,8 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+from finnhub_contracts.versions import SPARK_VERSION
+
 from finnhub_infra.components import manifests
 from finnhub_infra.components.cassandra import APP_PASSWORD_KEY, APP_USER_KEY
 from finnhub_infra.components.conventions import object_meta, recommended_labels, secret_env
@@ -106,7 +108,7 @@ def processor_env(wiring: ProcessorWiring) -> list[dict[str, Any]]:
 def processor_labels(cfg: SparkConfig, image: str) -> dict[str, str]:
     """Labels of the driver and executor pods: a digest reference carries no version, so
     those are labelled with the Spark version instead."""
-    version = image.rsplit(":", 1)[-1] if "@" not in image else cfg.spark_version
+    version = image.rsplit(":", 1)[-1] if "@" not in image else SPARK_VERSION
     return recommended_labels(NAME, COMPONENT, version)
 
 

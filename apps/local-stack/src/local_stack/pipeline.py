@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
+from finnhub_contracts.symbols import DEFAULT_SYMBOLS
 from finnhub_dashboards.connection import CassandraUnreachable, connect
 from finnhub_dashboards.live import run_live_view
 from finnhub_dashboards.settings import DashboardSettings
@@ -39,7 +40,6 @@ from local_stack.processes import log_tail
 from local_stack.producer_health import FeedState, metrics_url, read_feed_state
 from local_stack.stack import LocalStack
 
-DEFAULT_SYMBOLS = ("BINANCE:BTCUSDT", "BINANCE:ETHUSDT", "BINANCE:XRPUSDT", "BINANCE:DOGEUSDT")
 FAKE_FEED_READY = re.compile(r"listening on (ws://\S+)")
 PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 
