@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
+from finnhub_contracts.environment import unknown_variables_message
 from rich.console import Console
 from rich.table import Table
 
 from local_stack.errors import LocalStackError
 from local_stack.processes import log_tail
-from local_stack.settings import LocalStackSettings
+from local_stack.settings import LocalStackSettings, unknown_environment
 from local_stack.stack import LocalStack, StackEndpoints
 
 SERVICES = ("kafka", "cassandra")
@@ -51,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=True, log_path=False)
     try:
         settings = LocalStackSettings()
+        if unknown := unknown_variables_message("local-stack", unknown_environment(os.environ)):
+            console.print(f"[yellow]warning:[/] {unknown}", highlight=False)
         if args.command == "up":
             return _up(settings, console)
         if args.command == "down":
