@@ -216,7 +216,6 @@ class FakeFeedConfig(ConfigModel):
 class StackConfig(ConfigModel):
     """The whole non-secret configuration of one stack."""
 
-    target: Literal["minikube", "eks", "local"] = "minikube"
     cluster: ClusterConfig = ClusterConfig()
     terraform_state: TerraformStateConfig = TerraformStateConfig()
     bootstrap: GivenBootstrap | None = None
@@ -251,9 +250,6 @@ def parse_stack_config(raw: dict[str, Any]) -> StackConfig:
 def load_stack_config(config: pulumi.Config) -> StackConfig:
     """Read this stack's plain (non-secret) config through Pulumi."""
     raw: dict[str, Any] = {}
-    target = config.get("target")
-    if target is not None:
-        raw["target"] = target
     for section in SECTIONS:
         value = config.get_object(section)
         if value is not None:
