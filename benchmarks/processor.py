@@ -34,22 +34,26 @@ from cassandra.cluster import Cluster, Session
 from cassandra.concurrent import execute_concurrent_with_args
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+from finnhub_contracts.avro import trades_schema
+from finnhub_contracts.cassandra import TRADE_COLUMNS, TRADES_TABLE, setup_cql
+from finnhub_contracts.symbols import DEFAULT_SYMBOLS
 from finnhub_processor.job import create_spark_session, start_queries, trades_batch_writer
 from finnhub_processor.settings import ProcessorSettings
 from finnhub_processor.transforms import decode_messages, trade_uuid, trades_avro_schema
+from local_stack.schema import apply_cql
 from pyspark.sql import SparkSession
 
 ROOT = Path(__file__).resolve().parents[1]
 CASSANDRA_CONNECTOR = "com.datastax.spark:spark-cassandra-connector_2.13:3.5.1"
-SYMBOLS = ("BINANCE:BTCUSDT", "BINANCE:ETHUSDT", "BINANCE:XRPUSDT", "BINANCE:DOGEUSDT")
+SYMBOLS = DEFAULT_SYMBOLS
 PROBE_SYMBOL = "BENCH:PROBE"
 # The driver returns timestamps as naive datetimes in UTC.
 EPOCH = datetime.datetime(1970, 1, 1)
 TRADES_PER_MESSAGE = 5
 ALLOW_MULTIPLE = "spark.sql.streaming.statefulOperator.allowMultiple"
 TRADES_INSERT = (
-    "INSERT INTO {ks}.trades (symbol, trade_timestamp, uuid, trade_conditions, price, volume, "
-    "ingest_timestamp) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO {{ks}}.{TRADES_TABLE} ({', '.join(TRADE_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in TRADE_COLUMNS)})"
 )
 
 
@@ -107,11 +111,7 @@ def spark_jars() -> list[Path]:
 
 
 def create_keyspace(session: Session, keyspace: str) -> None:
-    cql = (ROOT / "schemas" / "cassandra-setup.cql").read_text("utf-8")
-    body = "\n".join(line for line in cql.splitlines() if not line.lstrip().startswith("--"))
-    for statement in filter(str.strip, body.split(";")):
-        statement = statement.replace("KEYSPACE IF NOT EXISTS market", f"KEYSPACE {keyspace}")
-        session.execute(statement.replace("market.", f"{keyspace}."), timeout=120)
+    apply_cql(session, setup_cql(keyspace), timeout_s=120)
 
 
 def create_topic(bootstrap: str, topic: str) -> None:
@@ -124,7 +124,7 @@ def create_topic(bootstrap: str, topic: str) -> None:
 
 class TradeEncoder:
     def __init__(self) -> None:
-        schema = json.loads((ROOT / "schemas" / "trades.avsc").read_text("utf-8"))
+        schema = json.loads(trades_schema())
         self._schema = fastavro.parse_schema(schema)
 
     def encode(self, trades: list[dict]) -> bytes:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+from finnhub_contracts.symbols import DEFAULT_SYMBOLS
 from finnhub_fake_feed.server import FakeFinnhub
 from finnhub_fake_feed.trades import TradeGenerator
 from finnhub_producer.encode import KafkaRecord, TradeEncoder
@@ -42,7 +43,7 @@ from finnhub_producer.kafka import TradeProducer, producer_config
 from finnhub_producer.metrics import ProducerMetrics
 from finnhub_producer.settings import ProducerSettings
 
-SYMBOLS = ("BINANCE:BTCUSDT", "BINANCE:ETHUSDT", "BINANCE:XRPUSDT", "BINANCE:DOGEUSDT")
+SYMBOLS = DEFAULT_SYMBOLS
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,6 @@ cassandra = CassandraStack(
         namespace=bootstrap.namespace,
         config=cfg.cassandra,
         storage_class=storage_class,
-        schema_path=REPO_ROOT / "schemas" / "cassandra-setup.cql",
         image=images.cassandra,
     ),
     on_cluster,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import pulumi
+from finnhub_contracts.symbols import DEFAULT_SYMBOLS
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
@@ -150,14 +151,14 @@ class SparkConfig(ConfigModel):
     spark-operator and a SparkApplication, components/spark_operator.py) or `submit` (Spark's
     own Kubernetes scheduler: spark-submit in cluster mode from a one-pod submitter
     Deployment, components/spark_submit.py), for clusters where an operator and its CRDs may
-    not be installed. Sizes, checkpoints and the Spark version apply to both; the operator_*
-    keys only to the operator, submitter_resources only to the submitter.
+    not be installed. Sizes and checkpoints apply to both; the operator_* keys only to the
+    operator, submitter_resources only to the submitter. The Spark version is no stack setting:
+    it is the image's pyspark (finnhub_contracts.versions.SPARK_VERSION).
     """
 
     runner: Literal["operator", "submit"] = "operator"
     operator_chart_version: str = "2.4.0"
     operator_namespace: str = "spark-operator"
-    spark_version: str = "4.2.0"
     driver_cores: int = 1
     driver_core_limit: str = "1"
     driver_memory: str = "1g"
@@ -194,12 +195,7 @@ class GrafanaConfig(ConfigModel):
 
 class ProducerConfig(ConfigModel):
     replicas: int = Field(default=1, ge=1)
-    symbols: tuple[str, ...] = (
-        "BINANCE:BTCUSDT",
-        "BINANCE:ETHUSDT",
-        "BINANCE:XRPUSDT",
-        "BINANCE:DOGEUSDT",
-    )
+    symbols: tuple[str, ...] = DEFAULT_SYMBOLS
     ws_url: str = "wss://ws.finnhub.io"
     metrics_port: int = 9108
     resources: Resources = _resources("100m", "128Mi", "500m", "256Mi")
@@ -226,7 +222,6 @@ class FakeFeedConfig(ConfigModel):
 class StackConfig(ConfigModel):
     """The whole non-secret configuration of one stack."""
 
-    target: Literal["minikube", "eks", "local"] = "minikube"
     cluster: ClusterConfig = ClusterConfig()
     terraform_state: TerraformStateConfig = TerraformStateConfig()
     bootstrap: GivenBootstrap | None = None
@@ -261,9 +256,6 @@ def parse_stack_config(raw: dict[str, Any]) -> StackConfig:
 def load_stack_config(config: pulumi.Config) -> StackConfig:
     """Read this stack's plain (non-secret) config through Pulumi."""
     raw: dict[str, Any] = {}
-    target = config.get("target")
-    if target is not None:
-        raw["target"] = target
     for section in SECTIONS:
         value = config.get_object(section)
         if value is not None:

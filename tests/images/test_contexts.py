@@ -3,11 +3,15 @@ hold, that an unchanged context is not made twice, and that a failure names the 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
 import pytest
-from finnhub_images.catalog import CASSANDRA, CQLSH_VERSION, PRODUCER, ImageSpec
+from finnhub_contracts.avro import trades_schema
+from finnhub_contracts.versions import CQLSH_VERSION
+from finnhub_images.catalog import CASSANDRA, PROCESSOR, PRODUCER, ImageSpec
 from finnhub_images.contexts import (
     ContextBuilder,
     ContextError,
@@ -83,3 +87,26 @@ def test_a_failing_uv_names_the_image(tmp_path: Path) -> None:
     broken = ImageSpec("broken", "apps/producer/Dockerfile", python_package="no-such-member")
     with pytest.raises(ContextError, match="broken image's context"):
         builder(tmp_path).prepare(broken)
+
+
+@pytest.mark.parametrize("image", [PRODUCER, PROCESSOR], ids=lambda i: i.name)
+def test_app_contexts_carry_the_contracts_package_with_its_data_files(
+    tmp_path: Path, image: ImageSpec
+) -> None:
+    # The schema and the CQL are package data, read with importlib.resources: a wheel that
+    # left them out would only fail when the pod starts.
+    contracts = builder(tmp_path).prepare(image) / "app" / "finnhub_contracts"
+    for data in ("trades.avsc", "cassandra-setup.cql", "writer_schemas/original_message.avsc"):
+        assert (contracts / data).is_file(), data
+
+
+def test_the_contracts_in_a_context_are_the_repositorys(tmp_path: Path) -> None:
+    app = builder(tmp_path).prepare(PRODUCER) / "app"
+    code = "from finnhub_contracts.avro import trades_schema; print(trades_schema(), end='')"
+    shipped = subprocess.run(
+        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(app)!r}); {code}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert shipped == trades_schema()

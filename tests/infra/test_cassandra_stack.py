@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from finnhub_contracts.cassandra import KEYSPACE, setup_cql
 from finnhub_infra.components.cassandra import (
     CQL_READY_PROBE,
     CassandraStack,
@@ -14,9 +15,8 @@ from finnhub_infra.components.cassandra import (
     schema_job_script,
 )
 from finnhub_infra.config import CassandraConfig
-from infra_harness import REPO_ROOT, Rendered, run_mocked
+from infra_harness import Rendered, run_mocked
 
-SCHEMA = REPO_ROOT / "schemas" / "cassandra-setup.cql"
 IMAGE = "registry.test/finnhub-cassandra@sha256:" + "cd" * 32
 ENV = {
     "ADMIN_USER": "finnhub_admin",
@@ -30,16 +30,14 @@ ENV = {
 
 def render(cfg: CassandraConfig) -> Rendered:
     def body() -> object:
-        return CassandraStack(
-            "cassandra", CassandraStackArgs("pipeline", cfg, "fast", SCHEMA, IMAGE)
-        )
+        return CassandraStack("cassandra", CassandraStackArgs("pipeline", cfg, "fast", IMAGE))
 
     return run_mocked(body)
 
 
-def test_schema_configmap_carries_the_committed_cql_file_verbatim() -> None:
+def test_schema_configmap_carries_the_contracts_cql_file_verbatim() -> None:
     cm = render(CassandraConfig()).manifest("ConfigMap", "cassandra-schema")
-    assert cm["data"]["cassandra-setup.cql"] == SCHEMA.read_text()
+    assert cm["data"]["cassandra-setup.cql"] == setup_cql(KEYSPACE)
 
 
 def test_schema_job_mounts_the_configmap_and_reads_credentials_from_the_secret() -> None:
@@ -123,7 +121,7 @@ def run_schema_job(
     work.mkdir()
     schema = tmp_path / "schema"
     schema.mkdir()
-    (schema / "cassandra-setup.cql").write_text(SCHEMA.read_text())
+    (schema / "cassandra-setup.cql").write_text(setup_cql())
     cfg = CassandraConfig(replicas=max(rf, 1), replication_factor=rf)
     script = schema_job_script(
         "ns", cfg, work_dir=str(work), schema_dir=str(schema), retry_seconds=0, deadline_seconds=2

@@ -120,3 +120,57 @@ def test_processor_entry_file_runs_the_processors_main() -> None:
     )
     assert result.returncode == 2, result.stderr[-2000:]
     assert "finnhub-processor: invalid configuration" in result.stderr
+
+
+# A release number (4.2.0, 3.11.13) or a Scala suffix (_2.13): pins the contracts hold.
+VERSION_LITERAL = re.compile(r"\b\d+\.\d+\.\d+\b|_\d\.\d{2}\b")
+
+
+def version_literals(text: str) -> list[str]:
+    """Instructions that write a version out, other than the swappable base's pinned default."""
+    return [
+        line
+        for line in instructions(text)
+        if not line.startswith("ARG BASE_IMAGE=") and VERSION_LITERAL.search(line)
+    ]
+
+
+def build_arg_names(text: str) -> dict[str, str | None]:
+    args: dict[str, str | None] = {}
+    for line in instructions(text):
+        if line.startswith("ARG "):
+            key, _, default = line.removeprefix("ARG ").partition("=")
+            args[key] = default or None
+    return args
+
+
+@pytest.mark.parametrize("image", IMAGES, ids=lambda i: i.name)
+def test_no_dockerfile_writes_a_version_out(image) -> None:
+    # Versions come in as build args from finnhub_contracts.versions (finnhub_images.catalog).
+    assert version_literals(dockerfile(image.dockerfile)) == []
+
+
+def test_the_version_check_finds_a_written_out_version() -> None:
+    run = 'RUN test -f "/opt/kafka/libs/kafka_2.13-4.4.0.jar"'
+    assert version_literals(f"ARG BASE_IMAGE=debian:12.12-slim\n{run}\n") == [run]
+
+
+@pytest.mark.parametrize("image", IMAGES, ids=lambda i: i.name)
+def test_every_build_arg_is_declared_without_a_default_and_every_arg_is_passed(image) -> None:
+    declared = build_arg_names(dockerfile(image.dockerfile))
+    declared.pop("BASE_IMAGE")
+    assert set(declared) == set(image.build_args), image.name
+    assert all(default is None for default in declared.values()), declared
+
+
+def test_the_processor_image_is_built_for_the_contracts_spark() -> None:
+    from finnhub_contracts.versions import SCALA_BINARY_VERSION, SPARK_VERSION
+
+    processor = next(i for i in IMAGES if i.name == "processor")
+    assert processor.build_args == {
+        "SPARK_VERSION": SPARK_VERSION,
+        "SCALA_BINARY_VERSION": SCALA_BINARY_VERSION,
+    }
+    checks = " ".join(by_name("processor"))
+    for jar in ("spark-sql-kafka-0-10", "spark-avro", "spark-core"):
+        assert f"{jar}_${{SCALA_BINARY_VERSION}}-${{SPARK_VERSION}}.jar" in checks, jar

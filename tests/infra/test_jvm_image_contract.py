@@ -32,16 +32,13 @@ from background_processes.pid_files import ProcessFiles, start_background
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import Cluster, NoHostAvailable
 from confluent_kafka.admin import AdminClient, ConfigResource
+from finnhub_contracts.cassandra import setup_cql
+from finnhub_contracts.versions import CASSANDRA_VERSION
 from finnhub_infra.components import cassandra, kafka
 from finnhub_infra.components.cassandra_container import NodeNetwork, NodePaths
 from finnhub_infra.components.kafka_container import BrokerNetwork, BrokerPaths
 from finnhub_infra.config import CassandraConfig, KafkaConfig
-from local_stack.artifacts import (
-    CASSANDRA_JARS,
-    CASSANDRA_VERSION,
-    KAFKA_JARS,
-    JarResolver,
-)
+from local_stack.artifacts import CASSANDRA_JARS, KAFKA_JARS, JarResolver
 from local_stack.errors import LocalStackError
 from local_stack.kafka import new_cluster_id
 from local_stack.network import free_ports
@@ -53,7 +50,6 @@ from local_stack.settings import LocalStackSettings
 pytestmark = pytest.mark.services
 
 IMAGE = "registry.test/finnhub-jvm@sha256:" + "12" * 32
-SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "cassandra-setup.cql"
 JOB_ENV = {
     "ADMIN_USER": "finnhub_admin",
     "ADMIN_PASSWORD": "adminSecret1",
@@ -353,7 +349,7 @@ def test_cassandra_pod_contract_answers_cql_with_the_pinned_release(
 def schema_volume(cassandra_node: CassandraNode) -> Path:
     """The schema Job's ConfigMap, mounted."""
     folder = cassandra_node.folder / "schema"
-    data = cassandra.schema_configmap_manifest(NAMESPACE, CassandraConfig(), SCHEMA.read_text())
+    data = cassandra.schema_configmap_manifest(NAMESPACE, CassandraConfig(), setup_cql())
     mount_config_map(data["data"], folder)
     return folder
 

@@ -1,4 +1,4 @@
-"""The Kafka and Cassandra images (`images/*/Dockerfile`) against local-stack's pins and the
+"""The Kafka and Cassandra images (`images/*/Dockerfile`) against the contracts' pins and the
 components' container contract, read from the Dockerfiles. The rendered commands run for real in
 test_jvm_image_contract.py; the images are built and run for real in tests/images."""
 
@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from finnhub_images.catalog import CASSANDRA, CQLSH_VERSION, KAFKA, ImageSpec
+from finnhub_contracts.versions import CASSANDRA_VERSION, CQLSH_VERSION, KAFKA_VERSION
+from finnhub_images.catalog import CASSANDRA, KAFKA, ImageSpec
 from finnhub_infra.components import cassandra, kafka
 from finnhub_infra.components.cassandra_container import NodePaths
 from finnhub_infra.components.kafka_container import BrokerPaths
 from finnhub_infra.config import CassandraConfig, KafkaConfig
 from infra_harness import Rendered
-from local_stack.artifacts import CASSANDRA_VERSION, KAFKA_VERSION
 from local_stack.cassandra import DAEMON_MAIN
 from local_stack.kafka import SERVER_MAIN, STORAGE_TOOL_MAIN
 
@@ -57,14 +57,14 @@ def cassandra_pod() -> dict[str, Any]:
 
 @pytest.mark.parametrize("image", JVM_IMAGES, ids=lambda i: i.name)
 def test_version_build_args_have_no_default_of_their_own(image: ImageSpec) -> None:
-    # The only pin is local_stack.artifacts; a default here could silently differ from it.
+    # The only pin is finnhub_contracts.versions; a default here could silently differ from it.
     defaults = build_arg_defaults(image.name)
     for arg in image.build_args:
         assert arg in defaults, f"{image.name}: no ARG {arg}"
         assert defaults[arg] is None, f"{image.name}: ARG {arg} pins {defaults[arg]}"
 
 
-def test_the_program_passes_local_stacks_pins_as_build_args() -> None:
+def test_the_program_passes_the_contracts_pins_as_build_args() -> None:
     assert BY_NAME["kafka"].build_args["KAFKA_VERSION"] == KAFKA_VERSION
     assert BY_NAME["cassandra"].build_args["CASSANDRA_VERSION"] == CASSANDRA_VERSION
     assert BY_NAME["kafka"].jar_sets["jars"].artifacts[0].version == KAFKA_VERSION
@@ -75,11 +75,12 @@ def test_the_program_passes_local_stacks_pins_as_build_args() -> None:
 def test_build_refuses_a_context_of_another_version(image: ImageSpec) -> None:
     # Every artifact of the set at the pinned version must be present by its jar name.
     checks = " ".join(line for line in instructions(image.name) if line.startswith("RUN "))
+    for arg, value in image.build_args.items():
+        checks = checks.replace(f"${{{arg}}}", value)
     lib = LIB_DIRS[image.name]
     for artifact in image.jar_sets["jars"].artifacts:
         if artifact.version == image.version:
-            var = next(iter(image.build_args))
-            assert f"{lib}/{artifact.artifact}-${{{var}}}.jar" in checks, artifact
+            assert f"{lib}/{artifact.artifact}-{artifact.version}.jar" in checks, artifact
 
 
 @pytest.mark.parametrize("name", sorted(BY_NAME))

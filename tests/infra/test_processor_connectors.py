@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pyspark
 import pytest
+from finnhub_contracts.versions import SPARK_VERSION
 from finnhub_images.catalog import PROCESSOR
-from local_stack.artifacts import SPARK_VERSION, JarResolver
+from local_stack.artifacts import JarResolver
 from local_stack.errors import LocalStackError
 from local_stack.settings import LocalStackSettings
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from finnhub_contracts.versions import CASSANDRA_VERSION, KAFKA_VERSION
 from infra_harness import (
     COMPONENT_TYPES,
     FAKE_DIGEST,
@@ -16,7 +17,6 @@ from infra_harness import (
     Rendered,
     run_program,
 )
-from local_stack.artifacts import CASSANDRA_VERSION, KAFKA_VERSION
 
 
 def env_of(container: dict[str, Any]) -> dict[str, dict[str, Any]]:

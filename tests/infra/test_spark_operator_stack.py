@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from finnhub_contracts.versions import SPARK_VERSION
 from finnhub_infra.components.processor_workload import MAIN_APPLICATION_FILE
 from finnhub_infra.components.spark_operator import SparkOperatorStack, SparkOperatorStackArgs
 from finnhub_infra.config import SparkConfig
@@ -51,7 +52,7 @@ def test_application_runs_the_processor_image_entry_file_as_a_restarting_stream(
     assert spec["type"] == "Python"
     assert spec["image"] == IMAGE
     assert spec["mainApplicationFile"] == MAIN_APPLICATION_FILE
-    assert spec["sparkVersion"] == "4.2.0"
+    assert spec["sparkVersion"] == SPARK_VERSION
     assert spec["restartPolicy"]["type"] == "Always"
 
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import inspect
+import re
 from typing import Any
 
 import pytest
 import yaml
-from finnhub_infra.config import SECTIONS, StackConfig, parse_stack_config
+from finnhub_infra import config as config_module
+from finnhub_infra.config import SECTIONS, ConfigModel, StackConfig, parse_stack_config
 from infra_harness import REPO_ROOT
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 # What may differ between minikube and eks: sizes, replication, storage, state and cluster.
 MAY_DIFFER = {
-    "target",
     "cluster",
     "terraformState",
     "kafka",
@@ -45,7 +47,7 @@ def stack_raw(stack: str) -> dict[str, Any]:
 @pytest.mark.parametrize("stack", ["minikube", "eks"])
 def test_stack_file_parses_into_the_typed_config(stack: str) -> None:
     cfg = parse_stack_config(stack_raw(stack))
-    assert cfg.target == stack
+    assert cfg.cluster.kube_context == stack_raw(stack)["cluster"]["kubeContext"]
 
 
 def test_stacks_differ_only_in_sizing_storage_state_and_cluster() -> None:
@@ -86,7 +88,49 @@ def test_defaults_are_a_single_node_minikube() -> None:
 
 
 def test_every_section_of_the_stack_config_is_read_from_pulumi_config() -> None:
-    sections = {
-        field.alias or name for name, field in StackConfig.model_fields.items() if name != "target"
-    }
+    sections = {field.alias or name for name, field in StackConfig.model_fields.items()}
     assert set(SECTIONS) == sections
+
+
+PROGRAM = [
+    REPO_ROOT / "infra" / "__main__.py",
+    *sorted((REPO_ROOT / "infra" / "finnhub_infra").rglob("*.py")),
+]
+
+
+def program_source() -> str:
+    """The program's code, less config.py's own validators (checking a field is not using it);
+    config.py's `to_manifest` stays, it is how the components read resources."""
+    parts = [path.read_text() for path in PROGRAM if path.name != "config.py"]
+    return "\n".join([*parts, inspect.getsource(config_module.Resources.to_manifest)])
+
+
+def config_models() -> list[type[BaseModel]]:
+    return [
+        model
+        for model in vars(config_module).values()
+        if isinstance(model, type) and issubclass(model, ConfigModel) and model is not ConfigModel
+    ]
+
+
+def unread_fields(program_text: str) -> list[str]:
+    """`Model.field` of every field the program never reads. A StackConfig field must be read
+    as `cfg.<field>`; a section's field as `.<field>` on anything (a name shared by two
+    sections counts as read for both: the price of reading source, not running it)."""
+    unread = []
+    for model in config_models():
+        for name in model.model_fields:
+            wanted = rf"\bcfg\.{name}\b" if model is StackConfig else rf"\.{name}\b"
+            if not re.search(wanted, program_text):
+                unread.append(f"{model.__name__}.{name}")
+    return unread
+
+
+def test_every_stack_field_the_config_parses_is_read_by_the_program() -> None:
+    # A field that is parsed and never read lets a stack file say something nothing follows.
+    assert unread_fields(program_source()) == []
+
+
+def test_the_unread_field_check_names_a_field_nothing_reads() -> None:
+    source = program_source().replace("cfg.cluster", "cfg.x")
+    assert "StackConfig.cluster" in unread_fields(source)

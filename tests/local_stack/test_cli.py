@@ -44,3 +44,17 @@ def test_help_lists_the_environment_variables(capsys) -> None:
         main(["--help"])
     out = capsys.readouterr().out
     assert "LOCAL_STACK_KAFKA_PORT" in out and "LOCAL_STACK_STATE_DIR" in out
+
+
+def test_an_unknown_local_stack_variable_is_warned_about_in_one_line(
+    capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOCAL_STACK_KAFKA_PROT", "9")
+    main(["status"])
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "LOCAL_STACK_KAFKA_PROT" in warnings[0]
+
+
+def test_known_local_stack_variables_raise_no_warning(capsys) -> None:
+    main(["status"])
+    assert "warning" not in capsys.readouterr().err

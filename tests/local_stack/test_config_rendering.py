@@ -113,7 +113,7 @@ def test_defaults_match_the_design_contract(monkeypatch) -> None:
     assert (settings.kafka_port, settings.cassandra_port) == (9092, 9042)
     assert settings.resolved_state_dir == settings.project_root / ".state"
     assert settings.resolved_cache_dir == settings.project_root / ".cache"
-    assert (settings.project_root / "schemas" / "cassandra-setup.cql").is_file()
+    assert (settings.project_root / "uv.lock").is_file()
 
 
 def test_quick_start_jit_limits_both_jvms_to_c1_and_can_be_turned_off(settings) -> None:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from finnhub_contracts.cassandra import setup_cql
 from local_stack.schema import split_cql_statements
-
-PROJECT_CQL = Path(__file__).resolve().parents[2] / "schemas" / "cassandra-setup.cql"
 
 
 def test_statements_are_split_on_semicolons_and_trimmed() -> None:
@@ -53,7 +50,7 @@ def test_script_of_only_comments_and_blanks_has_no_statements() -> None:
 
 
 def test_project_cql_splits_into_keyspace_then_tables() -> None:
-    statements = split_cql_statements(PROJECT_CQL.read_text())
+    statements = split_cql_statements(setup_cql())
     assert statements[0].startswith("CREATE KEYSPACE IF NOT EXISTS market")
     assert all(s.startswith("CREATE ") and "IF NOT EXISTS" in s for s in statements)
     assert any(s.startswith("CREATE TABLE IF NOT EXISTS market.trades") for s in statements)

@@ -10,6 +10,7 @@ import pytest
 from cassandra.cluster import Session
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
+from finnhub_contracts.cassandra import setup_cql
 from local_stack.cassandra import connect
 from local_stack.schema import apply_cql
 
@@ -96,7 +97,7 @@ def test_applying_the_cql_file_again_changes_nothing(local_stack, cassandra_sess
         return sorted(tuple(row) for row in rows)
 
     before = schema_of(cassandra_session)
-    ran = apply_cql(cassandra_session, local_stack.stack.settings.resolved_cql_file)
+    ran = apply_cql(cassandra_session, setup_cql(local_stack.stack.settings.keyspace))
     assert ran >= 4
     assert schema_of(cassandra_session) == before
     assert {"trades", "running_averages_15_sec"} <= {row[0] for row in before}

@@ -19,10 +19,10 @@ from pyspark.sql import SparkSession
 # Test modules import the TLS test server by name (pytest runs with --import-mode=importlib).
 sys.path.insert(0, str(Path(__file__).parent))
 
+from finnhub_contracts.avro import trades_schema
 from tls_api_server import FakeApiServer, serving
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA_FILE = ROOT / "schemas" / "trades.avsc"
 CASSANDRA_CONNECTOR = "com.datastax.spark:spark-cassandra-connector_2.13:3.5.1"
 
 Trade = dict[str, object]
@@ -94,7 +94,7 @@ def spark(spark_jars: list[Path]) -> Iterator[SparkSession]:
 
 @pytest.fixture(scope="session")
 def parsed_schema() -> dict:
-    return fastavro.parse_schema(json.loads(SCHEMA_FILE.read_text("utf-8")))
+    return fastavro.parse_schema(json.loads(trades_schema()))
 
 
 @pytest.fixture(scope="session")

@@ -26,9 +26,11 @@ import pytest
 from cassandra.cluster import Session
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+from finnhub_contracts.cassandra import setup_cql
 from finnhub_processor.job import start_queries
 from finnhub_processor.settings import ProcessorSettings
 from finnhub_processor.transforms import trade_uuid, window_uuid
+from local_stack.schema import apply_cql
 from pyspark.sql import SparkSession
 
 pytestmark = [pytest.mark.services, pytest.mark.spark]
@@ -207,13 +209,9 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str, poll: f
 
 @pytest.fixture
 def new_keyspace(cassandra_session: Session) -> Iterator[str]:
-    """A fresh keyspace with the tables of schemas/cassandra-setup.cql; dropped afterwards."""
+    """A fresh keyspace with the contracts' tables (setup_cql); dropped afterwards."""
     keyspace = f"proc_{uuid.uuid4().hex[:12]}"
-    cql = (ROOT / "schemas" / "cassandra-setup.cql").read_text("utf-8")
-    body = "\n".join(line for line in cql.splitlines() if not line.lstrip().startswith("--"))
-    for statement in filter(str.strip, body.split(";")):
-        statement = statement.replace("KEYSPACE IF NOT EXISTS market", f"KEYSPACE {keyspace}")
-        cassandra_session.execute(statement.replace("market.", f"{keyspace}."), timeout=60)
+    apply_cql(cassandra_session, setup_cql(keyspace))
     yield keyspace
     cassandra_session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=60)
 

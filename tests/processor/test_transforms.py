@@ -56,11 +56,6 @@ def millis(frame: DataFrame, *columns: str) -> DataFrame:
     )
 
 
-def test_packaged_schema_equals_the_root_schema_file() -> None:
-    root = Path(__file__).resolve().parents[2] / "schemas" / "trades.avsc"
-    assert json.loads(trades_avro_schema()) == json.loads(root.read_text("utf-8"))
-
-
 def test_uuid5_column_equals_python_uuid5(spark: SparkSession) -> None:
     names = ["market/0/0/0", "market/2/123456789/17", "ünïcode/1/2/3", ""]
     frame = spark.createDataFrame([(n,) for n in names], "name string")

@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import pathlib
-
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 from finnhub_producer.encode import TradeEncoder, load_trade_schema, schema_fingerprint
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-REPO_SCHEMA = pathlib.Path(__file__).resolve().parents[2] / "schemas" / "trades.avsc"
-
-
-def test_packaged_schema_equals_the_repository_schema() -> None:
-    assert load_trade_schema() == json.loads(REPO_SCHEMA.read_text())
 
 
 def test_fingerprint_is_crc64_avro_little_endian_8_bytes() -> None:

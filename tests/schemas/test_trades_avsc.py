@@ -1,4 +1,4 @@
-"""schemas/trades.avsc stays reader- and writer-compatible with the original design's schema.
+"""The contracts' trades.avsc stays reader- and writer-compatible with the original design's schema.
 
 `original_message.avsc` beside this file is the original design's schema.
 Each direction writes with one schema and reads with the other through fastavro's schema
@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
+from finnhub_contracts.avro import trades_schema
 
 HERE = Path(__file__).resolve().parent
-TRADES = parse_schema(json.loads((HERE.parents[1] / "schemas" / "trades.avsc").read_text()))
+TRADES = parse_schema(json.loads(trades_schema()))
 ORIGINAL = parse_schema(json.loads((HERE / "original_message.avsc").read_text()))
 
 

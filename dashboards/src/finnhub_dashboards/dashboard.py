@@ -3,6 +3,7 @@
 import json
 import typing
 
+from finnhub_contracts.cassandra import KEYSPACE, RUNNING_AVERAGES_TABLE, TRADE_WINDOWS_TABLE
 from grafana_foundation_sdk.builders import candlestick, common, dashboard, stat, table, timeseries
 from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.cog import variants as cogvariants
@@ -81,7 +82,7 @@ def _per_symbol(panel: typing.Any) -> typing.Any:
     return panel.repeat("symbol").repeat_direction("h").max_per_row(4).span(24)
 
 
-def build_dashboard(keyspace: str = "market") -> dashboard_models.Dashboard:
+def build_dashboard(keyspace: str = KEYSPACE) -> dashboard_models.Dashboard:
     queries = panel_queries(keyspace)
 
     def target(panel: Panel) -> CassandraQueryBuilder:
@@ -128,7 +129,7 @@ def build_dashboard(keyspace: str = "market") -> dashboard_models.Dashboard:
         timeseries.Panel()
         .title("Average price x volume per 15-second window")
         .description(
-            "market.running_averages_15_sec: mean of price x volume per event-time window."
+            f"{keyspace}.{RUNNING_AVERAGES_TABLE}: mean of price x volume per event-time window."
         )
         .datasource(DATASOURCE)
         .with_target(target(Panel.AVERAGE_15S))
@@ -141,7 +142,9 @@ def build_dashboard(keyspace: str = "market") -> dashboard_models.Dashboard:
     candles = (
         candlestick.Panel()
         .title("OHLC and VWAP: $symbol")
-        .description("market.trade_windows: candle per window, VWAP drawn as a line over it.")
+        .description(
+            f"{keyspace}.{TRADE_WINDOWS_TABLE}: candle per window, VWAP drawn as a line over it."
+        )
         .datasource(DATASOURCE)
         .with_target(target(Panel.CANDLES))
         .mode(candlestick_models.VizDisplayMode.CANDLES_VOLUME)
@@ -233,7 +236,7 @@ def build_dashboard(keyspace: str = "market") -> dashboard_models.Dashboard:
     return built.build()
 
 
-def dashboard_json(keyspace: str = "market") -> str:
+def dashboard_json(keyspace: str = KEYSPACE) -> str:
     """The dashboard as Grafana provisioning reads it; stable text so diffs stay readable."""
     encoded = JSONEncoder(sort_keys=True, indent=2).encode(build_dashboard(keyspace))
     # Round-trip through json so the committed file is plain, key-sorted JSON text.

@@ -5,6 +5,7 @@ there is nothing to redraw, so plain status lines are printed every few seconds 
 """
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -22,7 +23,7 @@ from rich.text import Text
 from finnhub_dashboards.connection import CassandraUnreachable, connect
 from finnhub_dashboards.panel_data import fetch_panel
 from finnhub_dashboards.queries import Panel
-from finnhub_dashboards.settings import DashboardSettings
+from finnhub_dashboards.settings import DashboardSettings, warn_about_unknown_environment
 
 RATE_WINDOW = timedelta(seconds=10)
 # Windows close a little after their end (watermark), so look back far enough to find one.
@@ -289,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--svg", type=Path, help="with --once: also save the view as SVG")
     args = parser.parse_args(argv)
     settings = DashboardSettings()
+    warn_about_unknown_environment("finnhub-live", os.environ)
     try:
         cluster, session = connect(settings)
     except CassandraUnreachable as error:

@@ -12,6 +12,8 @@ so none needs ALLOW FILTERING; the panel-query tests hold that true against a re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from finnhub_contracts.cassandra import RUNNING_AVERAGES_TABLE, TRADE_WINDOWS_TABLE, TRADES_TABLE
+
 SYMBOLS_IN = "symbol IN (${symbol:singlequote})"
 
 
@@ -35,14 +37,14 @@ class PanelQuery:
 
 def symbol_variable_query(keyspace: str) -> str:
     """Symbols that have trades: DISTINCT over the partition key reads no rows, only keys."""
-    return f"SELECT DISTINCT symbol FROM {keyspace}.trades"
+    return f"SELECT DISTINCT symbol FROM {keyspace}.{TRADES_TABLE}"
 
 
 def panel_queries(keyspace: str) -> dict[Panel, PanelQuery]:
-    """Every panel's CQL for tables in `keyspace` (schemas/cassandra-setup.cql)."""
-    trades = f"{keyspace}.trades"
-    windows = f"{keyspace}.trade_windows"
-    averages = f"{keyspace}.running_averages_15_sec"
+    """Every panel's CQL for tables in `keyspace` (finnhub_contracts.cassandra)."""
+    trades = f"{keyspace}.{TRADES_TABLE}"
+    windows = f"{keyspace}.{TRADE_WINDOWS_TABLE}"
+    averages = f"{keyspace}.{RUNNING_AVERAGES_TABLE}"
     trade_range = "trade_timestamp > $__timeFrom AND trade_timestamp < $__timeTo"
     window_range = "window_start > $__timeFrom AND window_start < $__timeTo"
     queries = [

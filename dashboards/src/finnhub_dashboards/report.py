@@ -2,6 +2,7 @@
 
 import argparse
 import math
+import os
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -17,7 +18,7 @@ from matplotlib.figure import Figure
 from finnhub_dashboards.connection import CassandraUnreachable, connect
 from finnhub_dashboards.panel_data import fetch_panel
 from finnhub_dashboards.queries import Panel
-from finnhub_dashboards.settings import DashboardSettings
+from finnhub_dashboards.settings import DashboardSettings, warn_about_unknown_environment
 
 PanelRows = Mapping[Panel, Sequence[Mapping[str, Any]]]
 
@@ -204,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=15.0, help="time range, back from now")
     args = parser.parse_args(argv)
     settings = DashboardSettings()
+    warn_about_unknown_environment("finnhub-report", os.environ)
     time_to = datetime.now(UTC)
     time_from = time_to - timedelta(minutes=args.minutes)
     try:

@@ -11,18 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from local_stack.artifacts import (
-    CASSANDRA_JARS,
+from finnhub_contracts.versions import (
     CASSANDRA_VERSION,
-    KAFKA_JARS,
+    CQLSH_VERSION,
     KAFKA_VERSION,
-    SPARK_CONNECTOR_JARS,
-    JarSet,
+    SCALA_BINARY_VERSION,
+    SPARK_VERSION,
 )
-
-# cqlsh for the Cassandra image's schema Job: the 6.2 line is the one for Cassandra 5.0. The dev
-# group of the root pyproject pins the same release for the contract test that runs it.
-CQLSH_VERSION = "6.2.2"
+from local_stack.artifacts import CASSANDRA_JARS, KAFKA_JARS, SPARK_CONNECTOR_JARS, JarSet
 
 
 @dataclass(frozen=True)
@@ -64,13 +60,14 @@ PROCESSOR = ImageSpec(
     python_package="finnhub-processor",
     jar_sets={"connectors": SPARK_CONNECTOR_JARS},
     entry_dir="apps/processor/image",
+    build_args={"SPARK_VERSION": SPARK_VERSION, "SCALA_BINARY_VERSION": SCALA_BINARY_VERSION},
 )
 KAFKA = ImageSpec(
     "kafka",
     "images/kafka/Dockerfile",
     jar_sets={"jars": KAFKA_JARS},
     version=KAFKA_VERSION,
-    build_args={"KAFKA_VERSION": KAFKA_VERSION},
+    build_args={"KAFKA_VERSION": KAFKA_VERSION, "SCALA_BINARY_VERSION": SCALA_BINARY_VERSION},
 )
 CASSANDRA = ImageSpec(
     "cassandra",

@@ -3,11 +3,11 @@
 Readiness means "accepts CQL": the probe speaks the CQL native protocol (an OPTIONS request must
 be answered by SUPPORTED), so a node that listens but still bootstraps is not sent traffic. The
 schema Job waits for the same thing with a bounded retry loop, never a fixed sleep, then applies
-`schemas/cassandra-setup.cql` and raises keyspace `market` to the stack's replication factor
-(the file keeps RF 1 on purpose, for the local single node).
+the contracts' `cassandra-setup.cql` (finnhub_contracts.cassandra) and raises keyspace `market`
+to the stack's replication factor (the file keeps RF 1 on purpose, for the local single node).
 
 The pods run the project's own Cassandra image (the jar set local-stack runs, at the version
-pinned in `local_stack.artifacts`); its config files and commands are rendered in
+pinned in `finnhub_contracts.versions`); its config files and commands are rendered in
 `cassandra_container` and delivered by a ConfigMap. Nodes find their seeds through a second
 headless Service that also lists pods not ready yet (the first seed must resolve itself while it
 boots); clients use `cassandra`, which lists only nodes that accept CQL.
@@ -23,13 +23,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
-from local_stack.artifacts import CASSANDRA_VERSION
+from finnhub_contracts.cassandra import CQL_FILE, KEYSPACE, setup_cql
+from finnhub_contracts.versions import CASSANDRA_VERSION
 
 from finnhub_infra.components import cassandra_container, manifests
 from finnhub_infra.components.cassandra_container import (
@@ -53,8 +53,7 @@ GOSSIP_PORT = POD_NETWORK.storage_port
 # The image's `cassandra` user (images/cassandra/Dockerfile).
 CASSANDRA_UID = 999
 DATACENTER = cassandra_container.DATACENTER
-KEYSPACE = "market"
-SCHEMA_FILE = "cassandra-setup.cql"
+SCHEMA_FILE = CQL_FILE
 
 # Keys of the credentials Secret. Processor and Grafana read only their own pair.
 ADMIN_USER_KEY = "admin-username"
@@ -79,7 +78,6 @@ class CassandraStackArgs:
     namespace: pulumi.Input[str]
     config: CassandraConfig
     storage_class: str
-    schema_path: Path
     # The pinned (digest) reference of the project's Cassandra image, from AppImages.
     image: pulumi.Input[str]
 
@@ -401,7 +399,7 @@ class CassandraStack(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         ns = pulumi.Output.from_input(args.namespace)
         cfg = args.config
-        cql = args.schema_path.read_text()
+        cql = setup_cql(KEYSPACE)
         schema_hash = hashlib.sha256(cql.encode()).hexdigest()
 
         admin = _password(f"{name}-admin-password", child)

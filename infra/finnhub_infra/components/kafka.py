@@ -19,7 +19,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
-from local_stack.artifacts import KAFKA_VERSION
+from finnhub_contracts.kafka import DLQ_TOPIC, TOPIC
+from finnhub_contracts.versions import KAFKA_VERSION
 
 from finnhub_infra.components import kafka_container, manifests
 from finnhub_infra.components.conventions import image_tag, recommended_labels, secret_env
@@ -44,8 +45,6 @@ CONTROLLER_PORT = POD_NETWORK.controller_port
 UI_PORT = 8080
 # The image's `kafka` user (images/kafka/Dockerfile).
 KAFKA_UID = 1000
-TOPIC = "market"
-DLQ_TOPIC = "market.dlq"
 
 
 @dataclass(frozen=True)

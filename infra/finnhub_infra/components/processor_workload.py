@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import pulumi
 import pulumi_kubernetes as k8s
+from finnhub_contracts.versions import SPARK_VERSION
 
 from finnhub_infra.components import manifests
 from finnhub_infra.components.cassandra import APP_PASSWORD_KEY, APP_USER_KEY
@@ -117,7 +118,7 @@ def processor_env(wiring: ProcessorWiring) -> list[dict[str, Any]]:
 def processor_labels(cfg: SparkConfig, image: pulumi.Input[str]) -> dict[str, Any]:
     """Labels of the driver and executor pods: a digest reference carries no version, so
     those are labelled with the Spark version instead."""
-    version = derive(image, lambda i: i.rsplit(":", 1)[-1] if "@" not in i else cfg.spark_version)
+    version = derive(image, lambda i: i.rsplit(":", 1)[-1] if "@" not in i else SPARK_VERSION)
     return recommended_labels(NAME, COMPONENT, version)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+from finnhub_contracts.versions import SPARK_VERSION
 
 from finnhub_infra.components.conventions import (
     container_security_context,
@@ -97,7 +98,7 @@ def spark_application_manifest(
             "image": wiring.image,
             "imagePullPolicy": "IfNotPresent",
             "mainApplicationFile": MAIN_APPLICATION_FILE,
-            "sparkVersion": cfg.spark_version,
+            "sparkVersion": SPARK_VERSION,
             # A stream never finishes on purpose: restart it whatever made it stop.
             "restartPolicy": {
                 "type": "Always",

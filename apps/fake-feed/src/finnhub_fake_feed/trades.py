@@ -7,11 +7,11 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from finnhub_contracts.symbols import DEFAULT_SYMBOLS
+
+# Every symbol the producer subscribes to by default, and a few more a test or a stack may add.
 DEFAULT_KNOWN_SYMBOLS = (
-    "BINANCE:BTCUSDT",
-    "BINANCE:ETHUSDT",
-    "BINANCE:XRPUSDT",
-    "BINANCE:DOGEUSDT",
+    *DEFAULT_SYMBOLS,
     "BINANCE:SOLUSDT",
     "AAPL",
     "AMZN",

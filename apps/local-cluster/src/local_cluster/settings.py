@@ -10,11 +10,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 def find_project_root(start: Path | None = None) -> Path:
-    """The uv workspace root: the nearest folder upwards holding pyproject.toml and schemas/."""
+    """The uv workspace root: the nearest folder upwards holding pyproject.toml and uv.lock."""
     here = (start or Path.cwd()).resolve()
     for base in (here, Path(__file__).resolve()):
         for folder in (base, *base.parents):
-            if (folder / "pyproject.toml").is_file() and (folder / "schemas").is_dir():
+            if (folder / "pyproject.toml").is_file() and (folder / "uv.lock").is_file():
                 return folder
     return here
 
@@ -44,7 +44,7 @@ class LocalClusterSettings(BaseSettings):
 
     project_root: Path = Field(
         default_factory=find_project_root,
-        description="Default: the folder upwards from here holding pyproject.toml and schemas/.",
+        description="Default: the folder upwards from here holding pyproject.toml and uv.lock.",
     )
     cache_dir: Path | None = Field(
         None, description="Built binaries, images; default <project>/.cache."

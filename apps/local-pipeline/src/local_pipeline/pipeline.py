@@ -27,11 +27,14 @@ from typing import Annotated
 
 from background_processes.log_files import log_tail
 from background_processes.pid_files import terminate_when_parent_dies
+from finnhub_contracts.cassandra import KEYSPACE
+from finnhub_contracts.symbols import DEFAULT_SYMBOLS
 from finnhub_dashboards.connection import CassandraUnreachable, connect
 from finnhub_dashboards.live import run_live_view
 from finnhub_dashboards.settings import DashboardSettings
 from local_stack.errors import LocalStackError
 from local_stack.network import free_ports
+from local_stack.settings import LocalStackSettings
 from local_stack.stack import LocalStack
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -39,7 +42,6 @@ from rich.console import Console
 
 from local_pipeline.producer_health import FeedState, metrics_url, read_feed_state
 
-DEFAULT_SYMBOLS = ("BINANCE:BTCUSDT", "BINANCE:ETHUSDT", "BINANCE:XRPUSDT", "BINANCE:DOGEUSDT")
 FAKE_FEED_READY = re.compile(r"listening on (ws://\S+)")
 
 
@@ -67,7 +69,7 @@ class PipelineSettings(BaseSettings):
     live_plain_every_s: float = Field(
         default=10.0, gt=0, description="output not a terminal: seconds between status lines"
     )
-    cassandra_keyspace: str = Field(default="market")
+    cassandra_keyspace: str = Field(default=KEYSPACE)
     producer_stop_timeout_s: float = Field(default=40.0, gt=0, description="flush allowance")
     processor_stop_timeout_s: float = Field(default=90.0, gt=0, description="batch allowance")
 
@@ -319,8 +321,11 @@ def run_pipeline(
     run_started_at = datetime.now(UTC)
     token_set = settings.finnhub_token is not None
     print_line(feed_notice(token_set))
+    # The keyspace the processor and the live view use is the one the local stack creates.
     stack = LocalStack(
-        on_event=lambda message: print_line(f"local-stack: {message}"), stop_with_parent=True
+        LocalStackSettings(keyspace=settings.cassandra_keyspace),
+        on_event=lambda message: print_line(f"local-stack: {message}"),
+        stop_with_parent=True,
     )
     running_before = [status.name for status in stack.status() if status.running]
     endpoints = stack.up()

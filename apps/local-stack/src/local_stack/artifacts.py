@@ -18,12 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from finnhub_contracts.versions import (
+    CASSANDRA_VERSION,
+    KAFKA_VERSION,
+    SCALA_BINARY_VERSION,
+    SPARK_VERSION,
+)
+
 from local_stack.errors import MissingToolError, ResolutionError
 from local_stack.settings import LocalStackSettings
 
-KAFKA_VERSION = "4.4.0"
-CASSANDRA_VERSION = "5.0.7"
-SPARK_VERSION = "4.2.0"
 # Same lines as pyspark ships; Kafka 4 logs through slf4j 2 -> log4j2.
 LOG4J_VERSION = "2.25.4"
 SLF4J_VERSION = "2.0.17"
@@ -56,7 +60,7 @@ KAFKA_JARS = JarSet(
     "kafka",
     (
         # Broker, controller and kafka.tools.StorageTool (storage formatting) all live in core.
-        MavenArtifact("org.apache.kafka", "kafka_2.13", KAFKA_VERSION),
+        MavenArtifact("org.apache.kafka", f"kafka_{SCALA_BINARY_VERSION}", KAFKA_VERSION),
         # The admin tools (TopicCommand, ConfigCommand) the distribution's libs/ also holds: the
         # Kubernetes topics Job runs them from the same jar set in the Kafka image.
         MavenArtifact("org.apache.kafka", "kafka-tools", KAFKA_VERSION),
@@ -77,8 +81,10 @@ CASSANDRA_JARS = JarSet(
 SPARK_CONNECTOR_JARS = JarSet(
     "spark",
     (
-        MavenArtifact("org.apache.spark", "spark-sql-kafka-0-10_2.13", SPARK_VERSION),
-        MavenArtifact("org.apache.spark", "spark-avro_2.13", SPARK_VERSION),
+        MavenArtifact(
+            "org.apache.spark", f"spark-sql-kafka-0-10_{SCALA_BINARY_VERSION}", SPARK_VERSION
+        ),
+        MavenArtifact("org.apache.spark", f"spark-avro_{SCALA_BINARY_VERSION}", SPARK_VERSION),
     ),
     without_pyspark_jars=True,
 )

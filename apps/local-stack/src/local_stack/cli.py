@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from background_processes.log_files import print_log
+from finnhub_contracts.environment import unknown_variables_message
+from finnhub_contracts.kafka import DLQ_TOPIC, TOPIC
 from rich.console import Console
 from rich.table import Table
 
 from local_stack.errors import LocalStackError
-from local_stack.settings import LocalStackSettings
+from local_stack.settings import LocalStackSettings, unknown_environment
 from local_stack.stack import LocalStack, StackEndpoints
 
 SERVICES = ("kafka", "cassandra")
@@ -49,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=True, log_path=False)
     try:
         settings = LocalStackSettings()
+        if unknown := unknown_variables_message("local-stack", unknown_environment(os.environ)):
+            console.print(f"[yellow]warning:[/] {unknown}", highlight=False)
         if args.command == "up":
             return _up(settings, console)
         if args.command == "down":
@@ -83,16 +88,18 @@ def _up(settings: LocalStackSettings, console: Console) -> int:
         stack = LocalStack(settings, on_event=report)
         endpoints = stack.up()
         spark_jars = stack.spark_connector_jars()
-    _print_endpoints(endpoints, spark_jars)
+    _print_endpoints(endpoints, spark_jars, settings.keyspace)
     return 0
 
 
-def _print_endpoints(endpoints: StackEndpoints, spark_jars: list[Path]) -> None:
+def _print_endpoints(endpoints: StackEndpoints, spark_jars: list[Path], keyspace: str) -> None:
     out = Console()
-    out.print(f"[bold green]Kafka[/]      {endpoints.kafka_bootstrap}  (topics market, market.dlq)")
+    out.print(
+        f"[bold green]Kafka[/]      {endpoints.kafka_bootstrap}  (topics {TOPIC}, {DLQ_TOPIC})"
+    )
     out.print(
         f"[bold green]Cassandra[/]  {endpoints.cassandra_host}:{endpoints.cassandra_port}  "
-        "(keyspace: market)"
+        f"(keyspace: {keyspace})"
     )
     out.print(f"state, data and logs under {endpoints.state_dir}")
     out.print(f"{len(spark_jars)} Spark connector jars in {spark_jars[0].parent}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 from cassandra.cluster import Session
 from confluent_kafka import KafkaError, KafkaException
@@ -69,13 +68,13 @@ def _flush(current: list[str], statements: list[str]) -> None:
     current.clear()
 
 
-def apply_cql(session: Session, cql_file: Path, timeout_s: float = 60.0) -> int:
-    """Runs every statement of cql_file in order; returns how many ran.
+def apply_cql(session: Session, cql: str, timeout_s: float = 60.0) -> int:
+    """Runs every statement of the script `cql` in order; returns how many ran.
 
     Safe to repeat because the file's statements are all `IF NOT EXISTS`; schema changes are
     slow on a fresh node, hence the generous per-statement timeout.
     """
-    statements = split_cql_statements(cql_file.read_text())
+    statements = split_cql_statements(cql)
     for statement in statements:
         session.execute(statement, timeout=timeout_s)
     return len(statements)

@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import Field
+from finnhub_contracts.cassandra import KEYSPACE, check_keyspace
+from finnhub_contracts.environment import unknown_variables, variable_names
+from finnhub_contracts.kafka import TOPICS
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 def find_project_root(start: Path | None = None) -> Path:
-    """The uv workspace root: the nearest folder upwards holding both pyproject.toml and schemas/.
+    """The uv workspace root: the nearest folder upwards holding both pyproject.toml and uv.lock.
 
     The stack's cache and state live in the project, not in the installed package, so a clone
     keeps its own downloads and data next to it.
     """
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
-        if (folder / "pyproject.toml").is_file() and (folder / "schemas").is_dir():
+        if (folder / "pyproject.toml").is_file() and (folder / "uv.lock").is_file():
             return folder
     package_dir = Path(__file__).resolve()
     for folder in package_dir.parents:
-        if (folder / "pyproject.toml").is_file() and (folder / "schemas").is_dir():
+        if (folder / "pyproject.toml").is_file() and (folder / "uv.lock").is_file():
             return folder
     return here
 
@@ -39,7 +43,7 @@ class LocalStackSettings(BaseSettings):
 
     project_root: Path = Field(
         default_factory=find_project_root,
-        description="Default: the folder upwards from here holding pyproject.toml and schemas/.",
+        description="Default: the folder upwards from here holding pyproject.toml and uv.lock.",
     )
     cache_dir: Path | None = Field(None, description="Resolved jars; default <project>/.cache.")
     state_dir: Path | None = Field(None, description="Data, logs, pids; default <project>/.state.")
@@ -56,9 +60,9 @@ class LocalStackSettings(BaseSettings):
     kafka_heap: str = "512m"
     cassandra_heap: str = "1g"
     market_partitions: int = Field(3, ge=1, description="Partitions of topic `market`.")
-    topics: tuple[str, ...] = ("market", "market.dlq")
-    cql_file: Path | None = Field(
-        None, description="Default <project>/schemas/cassandra-setup.cql."
+    topics: tuple[str, ...] = TOPICS
+    keyspace: str = Field(
+        KEYSPACE, description="Keyspace the schema (finnhub_contracts.cassandra) is applied to."
     )
 
     start_timeout_s: float = Field(180.0, description="How long to wait for a service to answer.")
@@ -75,10 +79,19 @@ class LocalStackSettings(BaseSettings):
     def resolved_state_dir(self) -> Path:
         return self.state_dir or self.project_root / ".state"
 
-    @property
-    def resolved_cql_file(self) -> Path:
-        return self.cql_file or self.project_root / "schemas" / "cassandra-setup.cql"
+    @field_validator("keyspace")
+    @classmethod
+    def _keyspace_is_plain(cls, value: str) -> str:
+        return check_keyspace(value)
 
     @property
     def kafka_bootstrap(self) -> str:
         return f"{self.host}:{self.kafka_port}"
+
+
+ENV_PREFIXES = ("LOCAL_STACK_",)
+
+
+def unknown_environment(environ: Mapping[str, str]) -> list[str]:
+    """LOCAL_STACK_* variables the stack does not read (a typo, a renamed one)."""
+    return unknown_variables(environ, ENV_PREFIXES, variable_names(LocalStackSettings))

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from background_processes.pid_files import rss_bytes, start_background
+from finnhub_contracts.cassandra import setup_cql
+from finnhub_contracts.kafka import TOPIC
 
 from local_stack import processes
 from local_stack.artifacts import (
@@ -100,7 +102,7 @@ class LocalStack:
             for service in services:
                 self._start(service, started)
             seconds = self._wait_until_answering(services, started_at)
-            self._on_event("applying schemas/cassandra-setup.cql")
+            self._on_event(f"applying the schema of keyspace {self.settings.keyspace}")
             self.apply_schema()
             self._on_event("creating topics")
             self.create_topics()
@@ -166,16 +168,16 @@ class LocalStack:
         return seconds
 
     def apply_schema(self) -> int:
-        """Applies the project's CQL file; returns the number of statements run."""
+        """Applies the contracts' CQL to the keyspace; returns the number of statements run."""
         cluster = connect(self.settings.host, self.settings.cassandra_port)
         try:
-            return apply_cql(cluster.connect(), self.settings.resolved_cql_file)
+            return apply_cql(cluster.connect(), setup_cql(self.settings.keyspace))
         finally:
             cluster.shutdown()
 
     def create_topics(self) -> list[str]:
         partitions = {topic: 1 for topic in self.settings.topics}
-        partitions["market"] = self.settings.market_partitions
+        partitions[TOPIC] = self.settings.market_partitions
         return create_topics(self.settings.kafka_bootstrap, partitions)
 
     def down(self) -> list[str]:

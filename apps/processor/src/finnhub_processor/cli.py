@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
+from collections.abc import Mapping
 from types import FrameType
 
+from finnhub_contracts.environment import unknown_variables_message
 from finnhub_logs import configure_logging, use_json_jvm_logs
 from pydantic import ValidationError
 
 from finnhub_processor.job import run
-from finnhub_processor.settings import ProcessorSettings
+from finnhub_processor.settings import ProcessorSettings, unknown_environment
+
+
+def warn_about_unknown_environment(environ: Mapping[str, str]) -> None:
+    """One warning line naming the processor-prefixed variables it does not read."""
+    if message := unknown_variables_message("finnhub-processor", unknown_environment(environ)):
+        logging.getLogger(__name__).warning(message)
 
 
 def main() -> int:
@@ -28,6 +37,7 @@ def main() -> int:
     except ValidationError as error:
         print(f"finnhub-processor: invalid configuration:\n{error}", file=sys.stderr)
         return 2
+    warn_about_unknown_environment(os.environ)
     stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:

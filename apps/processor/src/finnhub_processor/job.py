@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from finnhub_contracts.cassandra import WINDOW_DURATION
 from pyspark import SparkConf, SparkContext
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -235,7 +236,7 @@ def start_queries(
         .start()
     )
     aggregates = window_aggregates(
-        explode_trades(decoded), settings.window_duration, settings.watermark_delay
+        explode_trades(decoded), WINDOW_DURATION, settings.watermark_delay
     )
     windows = (
         aggregates.writeStream.queryName(WINDOWS_QUERY)

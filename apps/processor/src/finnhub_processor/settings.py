@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
+from finnhub_contracts.cassandra import KEYSPACE, check_keyspace
+from finnhub_contracts.environment import unknown_variables, variable_names
+from finnhub_contracts.kafka import DLQ_TOPIC, TOPIC
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -16,8 +20,8 @@ class ProcessorSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
     kafka_bootstrap_servers: str = "localhost:9092"
-    kafka_topic: str = "market"
-    kafka_dlq_topic: str = Field("market.dlq", description="Where undecodable records go.")
+    kafka_topic: str = TOPIC
+    kafka_dlq_topic: str = Field(DLQ_TOPIC, description="Where undecodable records go.")
     kafka_starting_offsets: str = Field(
         "earliest",
         description="Where a query without a checkpoint starts; `earliest` loses nothing retained.",
@@ -30,7 +34,10 @@ class ProcessorSettings(BaseSettings):
     cassandra_port: int = 9042
     cassandra_username: str | None = None
     cassandra_password: SecretStr | None = None
-    cassandra_keyspace: str = "market"
+    cassandra_keyspace: str = Field(
+        KEYSPACE,
+        description="Keyspace of the tables; created by finnhub_contracts.cassandra.setup_cql.",
+    )
     cassandra_writer: Literal["connector", "driver"] = Field(
         "driver",
         description=(
@@ -55,12 +62,17 @@ class ProcessorSettings(BaseSettings):
     spark_shuffle_partitions: int = Field(4, ge=1)
     spark_ui_enabled: bool = False
 
-    window_duration: str = Field("15 seconds", description="Tumbling event-time window.")
     watermark_delay: str = Field("10 seconds", description="How late a trade may arrive.")
     trigger_interval: str = Field("1 second", description="Micro-batch processing-time trigger.")
     progress_summary_seconds: float = Field(
         60.0, gt=0, description="How often each query's batch times are summarised in the log."
     )
+
+    @field_validator("cassandra_keyspace")
+    @classmethod
+    def _keyspace_is_plain(cls, value: str) -> str:
+        # Spliced into every INSERT: only a plain identifier is accepted.
+        return check_keyspace(value)
 
     @field_validator("trigger_interval")
     @classmethod
@@ -100,3 +112,19 @@ class SubmitterSettings(BaseSettings):
     )
     submit_poll_seconds: float = Field(2.0, gt=0)
     spark_home: str = Field(description="Where bin/spark-submit is (the image sets it).")
+
+
+# The prefixes of the processor's own variables. Not SPARK_: Spark itself reads and sets dozens
+# of SPARK_* variables (SPARK_HOME, SPARK_LOCAL_IP, SPARK_CONF_DIR, and on Kubernetes
+# SPARK_DRIVER_*, SPARK_EXECUTOR_*, SPARK_JAVA_OPT_<n>...), so that prefix would warn on Spark's
+# own. The processor's SPARK_MASTER, SPARK_JARS... are checked where they are set instead
+# (tests/processor/test_settings_environment.py, tests/infra/test_env_contract.py).
+ENV_PREFIXES = ("KAFKA_", "CASSANDRA_", "CHECKPOINT_")
+# Variables a starter may set for Spark itself (read by Spark's launcher and JVM, not by the
+# processor's settings): the starter checks accept these beside the processor's own.
+SPARK_RUNTIME_VARIABLES = frozenset({"SPARK_LOCAL_IP", "SPARK_HOME", "SPARK_CONF_DIR"})
+
+
+def unknown_environment(environ: Mapping[str, str]) -> list[str]:
+    """Variables with the processor's prefixes that it does not read (a typo, a renamed one)."""
+    return unknown_variables(environ, ENV_PREFIXES, variable_names(ProcessorSettings))

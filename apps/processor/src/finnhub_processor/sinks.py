@@ -35,6 +35,14 @@ from cassandra.policies import (
     TokenAwarePolicy,
 )
 from cassandra.query import PreparedStatement
+from finnhub_contracts.cassandra import (
+    RUNNING_AVERAGE_COLUMNS,
+    RUNNING_AVERAGES_TABLE,
+    TRADE_COLUMNS,
+    TRADE_WINDOW_COLUMNS,
+    TRADE_WINDOWS_TABLE,
+    TRADES_TABLE,
+)
 from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 from tenacity import (
@@ -46,11 +54,6 @@ from tenacity import (
 )
 
 from finnhub_processor.settings import ProcessorSettings
-from finnhub_processor.transforms import (
-    RUNNING_AVERAGE_COLUMNS,
-    TRADE_COLUMNS,
-    TRADE_WINDOW_COLUMNS,
-)
 
 log = logging.getLogger(__name__)
 
@@ -73,15 +76,17 @@ class CassandraTable:
         return f"INSERT INTO {keyspace}.{self.name} ({names}) VALUES ({markers})"
 
 
-TRADES = CassandraTable("trades", TRADE_COLUMNS, ("trade_timestamp", "ingest_timestamp"), ("uuid",))
+TRADES = CassandraTable(
+    TRADES_TABLE, TRADE_COLUMNS, ("trade_timestamp", "ingest_timestamp"), ("uuid",)
+)
 RUNNING_AVERAGES = CassandraTable(
-    "running_averages_15_sec",
+    RUNNING_AVERAGES_TABLE,
     RUNNING_AVERAGE_COLUMNS,
     ("window_start", "window_end", "ingest_timestamp"),
     ("uuid",),
 )
 TRADE_WINDOWS = CassandraTable(
-    "trade_windows",
+    TRADE_WINDOWS_TABLE,
     TRADE_WINDOW_COLUMNS,
     ("window_start", "window_end", "ingest_timestamp"),
 )

@@ -10,10 +10,11 @@ import io
 import json
 import uuid
 from collections.abc import Iterable, Mapping
-from importlib import resources
 
 import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
+from finnhub_contracts.avro import older_writer_schemas, trades_schema
+from finnhub_contracts.cassandra import TRADE_COLUMNS, TRADE_WINDOW_COLUMNS
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.avro.functions import from_avro
@@ -27,43 +28,10 @@ WINDOW_UUID_NAMESPACE = uuid.UUID("0b7c9e3d-58a4-5f2e-8d61-6c2f4e9a1b02")
 # fingerprint, so a record from an unknown schema is refused rather than misread.
 FINGERPRINT_HEADER = "schema-fingerprint"
 
-TRADE_COLUMNS = (
-    "symbol",
-    "trade_timestamp",
-    "uuid",
-    "trade_conditions",
-    "price",
-    "volume",
-    "ingest_timestamp",
-)
-RUNNING_AVERAGE_COLUMNS = (
-    "symbol",
-    "window_start",
-    "window_end",
-    "uuid",
-    "price_volume_multiply",
-    "trade_count",
-    "ingest_timestamp",
-)
-TRADE_WINDOW_COLUMNS = (
-    "symbol",
-    "window_start",
-    "window_end",
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "price_volume_sum",
-    "vwap",
-    "trade_count",
-    "ingest_timestamp",
-)
-
 
 def trades_avro_schema() -> str:
-    """The writer schema of topic `market`, shipped inside the package (a copy of the root file)."""
-    return resources.files("finnhub_processor").joinpath("trades.avsc").read_text("utf-8")
+    """The reader schema of topic `market`: the contracts package's `trades.avsc`."""
+    return trades_schema()
 
 
 def schema_fingerprint(schema: str) -> bytes:
@@ -77,12 +45,9 @@ def schema_fingerprint(schema: str) -> bytes:
 
 def known_writer_schemas() -> dict[bytes, str]:
     """Fingerprint -> schema of every writer schema the processor decodes: the current one and
-    each older one kept in `writer_schemas/` (a schema once deployed stays there, so records
-    still in the topic from an older producer keep decoding)."""
-    folder = resources.files("finnhub_processor").joinpath("writer_schemas")
-    schemas = [
-        entry.read_text("utf-8") for entry in folder.iterdir() if entry.name.endswith(".avsc")
-    ]
+    each older one the contracts package keeps in `writer_schemas/` (a schema once deployed
+    stays there, so records still in the topic from an older producer keep decoding)."""
+    schemas = older_writer_schemas()
     current = trades_avro_schema()
     known = {schema_fingerprint(schema): schema for schema in schemas}
     known[schema_fingerprint(current)] = current

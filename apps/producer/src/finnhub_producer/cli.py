@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import FrameType
 
 import structlog
@@ -20,7 +21,12 @@ from finnhub_producer.feed import FeedClient, url_for_logs
 from finnhub_producer.ingest import FrameIngestor
 from finnhub_producer.kafka import TradeProducer, producer_config
 from finnhub_producer.metrics import MetricsServer, ProducerMetrics
-from finnhub_producer.settings import ProducerSettings, describe_settings, settings_problems
+from finnhub_producer.settings import (
+    ProducerSettings,
+    describe_settings,
+    settings_problems,
+    unknown_environment,
+)
 from finnhub_producer.symbols import unknown_symbols
 
 log = structlog.get_logger("finnhub_producer")
@@ -150,6 +156,12 @@ def _run_feed(
         producer.flush(flush_timeout_s)
 
 
+def warn_about_unknown_environment(environ: Mapping[str, str]) -> None:
+    """One warning line naming the producer-prefixed variables it does not read (never values)."""
+    if unknown := unknown_environment(environ):
+        log.warning("unknown_variables", names=unknown, hint="misspelt or renamed? see --help")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="finnhub-producer",
@@ -165,6 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"finnhub-producer: invalid settings: {settings_problems(exc)}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
+    warn_about_unknown_environment(os.environ)
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:

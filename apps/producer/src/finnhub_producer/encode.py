@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import io
 import json
-from importlib import resources
 from typing import Any, NamedTuple
 
 import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
+from finnhub_contracts.avro import trades_schema
 
 from finnhub_producer.frames import Trade, split_by_symbol
 
@@ -16,9 +16,8 @@ FINGERPRINT_HEADER = "schema-fingerprint"
 
 
 def load_trade_schema() -> dict[str, Any]:
-    """The writer schema shipped inside the package (a copy of schemas/trades.avsc)."""
-    text = resources.files("finnhub_producer").joinpath("trades.avsc").read_text("utf-8")
-    return json.loads(text)
+    """The writer schema: the contracts package's `trades.avsc`."""
+    return json.loads(trades_schema())
 
 
 def schema_fingerprint(schema: dict[str, Any]) -> bytes:

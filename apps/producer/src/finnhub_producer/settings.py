@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from typing import Annotated
 from urllib.parse import urlsplit
 
+from finnhub_contracts.environment import unknown_variables, variable_names
+from finnhub_contracts.kafka import DLQ_TOPIC, TOPIC
+from finnhub_contracts.symbols import DEFAULT_SYMBOLS
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 FINNHUB_WS_URL = "wss://ws.finnhub.io"
-DEFAULT_SYMBOLS = ("BINANCE:BTCUSDT", "BINANCE:ETHUSDT", "BINANCE:XRPUSDT", "BINANCE:DOGEUSDT")
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 # The one list of codecs: the validator, `--help` and the README test all read it.
 COMPRESSION_CODECS = ("lz4", "zstd", "snappy", "gzip", "none")
@@ -66,8 +69,8 @@ class ProducerSettings(BaseSettings):
         default="https://finnhub.io/api/v1", description="Finnhub REST API, for symbol lookup"
     )
     kafka_bootstrap_servers: str = Field(default="localhost:9092", description="Kafka brokers")
-    kafka_topic: str = Field(default="market", description="topic for Avro trade messages")
-    kafka_dlq_topic: str = Field(default="market.dlq", description="topic for dead-letter frames")
+    kafka_topic: str = Field(default=TOPIC, description="topic for Avro trade messages")
+    kafka_dlq_topic: str = Field(default=DLQ_TOPIC, description="topic for dead-letter frames")
     kafka_compression: str = Field(
         default="lz4", description=f"compression codec: {', '.join(COMPRESSION_CODECS)}"
     )
@@ -232,3 +235,13 @@ def describe_settings() -> str:
         shown = "unset" if default is None else default
         lines.append(f"  {name.upper():<28} {field.description} (default: {shown})")
     return "\n".join(lines)
+
+
+# The prefixes of the producer's own variables: one of these that it does not know is reported
+# at start. LOG_LEVEL, STALL_TIMEOUT_S and LIVENESS_TIMEOUT_S are too generic a prefix to claim.
+ENV_PREFIXES = ("FINNHUB_", "KAFKA_", "METRICS_", "RECONNECT_")
+
+
+def unknown_environment(environ: Mapping[str, str]) -> list[str]:
+    """Variables with the producer's prefixes that it does not read (a typo, a renamed one)."""
+    return unknown_variables(environ, ENV_PREFIXES, variable_names(ProducerSettings))
