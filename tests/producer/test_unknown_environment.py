@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from finnhub_logs import configure_logging
 from finnhub_producer.cli import warn_about_unknown_environment
-from finnhub_producer.logs import configure_logging
 from finnhub_producer.settings import unknown_environment
 
 

@@ -14,8 +14,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TESTS = REPO_ROOT / "tests"
 # Workspace members that are shared libraries, not apps: what local-stack and local-cluster
-# both do with background processes is written once, there.
-LIBRARIES = {"background-processes"}
+# both do with background processes is written once there, the log format in finnhub-logs, and
+# the contracts every part agrees on (schema, tables, topics, version pins) in finnhub-contracts.
+LIBRARIES = {"background-processes", "finnhub-logs", "finnhub-contracts"}
 
 
 def _members() -> dict[str, Path]:

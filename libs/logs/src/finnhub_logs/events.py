@@ -11,6 +11,24 @@ import structlog
 EVENT_KEYS = ("timestamp", "level", "event")
 
 
+class _CurrentStderr:
+    """Whatever `sys.stderr` is when a line is written, not when logging was configured.
+
+    A handler holding the stream it was given keeps writing to it after it was replaced and
+    closed (a test's captured stderr, a daemonising wrapper); every later line then fails with
+    "I/O operation on closed file", in whichever thread logs it.
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 def configure_logging(level: str = "INFO", json_lines: bool | None = None) -> None:
     """One event a line on stderr: JSON when stderr is not a TTY (containers, log shippers),
     readable lines otherwise.
@@ -33,10 +51,10 @@ def configure_logging(level: str = "INFO", json_lines: bool | None = None) -> No
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(threshold),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(_CurrentStderr()),
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(_CurrentStderr())
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[
