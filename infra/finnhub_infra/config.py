@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import pulumi
 from finnhub_contracts.symbols import DEFAULT_SYMBOLS
+from finnhub_contracts.versions import GRAFANA_VERSION
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
@@ -182,12 +183,8 @@ class SparkConfig(ConfigModel):
 class GrafanaConfig(ConfigModel):
     # False leaves Grafana out (the local stack: its image cannot be had there).
     enabled: bool = True
-    # The newest Grafana line the Cassandra datasource supports: plugin 3.x declares Grafana
-    # 7.4 through 12.x (not 13), and GF_PLUGINS_PREINSTALL_SYNC, which installs it before the
-    # provisioning that names it, needs 12.1 or later.
-    image: str = "grafana/grafana:12.4.5"
-    # `id@version`: a pinned plugin, not whatever the catalogue serves on the pod's start.
-    cassandra_plugin: str = "hadesarchitect-cassandra-datasource@3.3.0"
+    # A stack may name a mirror; the release is the contracts' (which the plugin supports).
+    image: str = f"grafana/grafana:{GRAFANA_VERSION}"
     dashboards_dir: str = "dashboards/grafana"
     admin_user: str = "admin"
     resources: Resources = _resources("100m", "256Mi", "500m", "512Mi")

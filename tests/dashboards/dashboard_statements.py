@@ -4,7 +4,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from finnhub_dashboards.dashboard import DATASOURCE_TYPE
+from finnhub_contracts.versions import CASSANDRA_DATASOURCE_PLUGIN
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ def _panels(panels: list[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
 
 
 def _is_cassandra(datasource: Mapping[str, Any] | None) -> bool:
-    return datasource is not None and datasource.get("type") == DATASOURCE_TYPE
+    return datasource is not None and datasource.get("type") == CASSANDRA_DATASOURCE_PLUGIN
 
 
 def dashboard_statements(dashboard: Mapping[str, Any]) -> list[DashboardStatement]:

@@ -2,7 +2,8 @@ import json
 from pathlib import Path
 
 from dashboard_statements import dashboard_statements
-from finnhub_dashboards.dashboard import DATASOURCE_TYPE, DATASOURCE_UID, REFRESH_INTERVALS
+from finnhub_contracts.versions import CASSANDRA_DATASOURCE_PLUGIN
+from finnhub_dashboards.dashboard import DATASOURCE_UID, REFRESH_INTERVALS
 from finnhub_dashboards.generate import GRAFANA_DIR, generated_files, main, stale_files
 
 
@@ -24,7 +25,7 @@ def test_every_target_uses_the_cassandra_datasource_by_fixed_uid() -> None:
     targets = [target for panel in _committed()["panels"] for target in panel.get("targets", [])]
     assert targets
     for target in targets:
-        assert target["datasource"] == {"type": DATASOURCE_TYPE, "uid": DATASOURCE_UID}
+        assert target["datasource"] == {"type": CASSANDRA_DATASOURCE_PLUGIN, "uid": DATASOURCE_UID}
         assert target["rawQuery"] is True
 
 

@@ -8,8 +8,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from finnhub_contracts.versions import (
+    CASSANDRA_DATASOURCE_PLUGIN,
+    CASSANDRA_DATASOURCE_PLUGIN_VERSION,
+    GRAFANA_VERSION,
+)
 from finnhub_infra.components.grafana import (
-    DATASOURCE_TYPE,
+    DATASOURCE_UID,
     GrafanaStack,
     GrafanaStackArgs,
     load_dashboards,
@@ -58,26 +63,31 @@ def test_a_json_file_that_is_not_a_dashboard_object_is_rejected(tmp_path: Path) 
         load_dashboards(tmp_path)
 
 
-def test_committed_dashboards_are_found_and_use_the_fixed_datasource_uid() -> None:
+def datasource_refs(node: object) -> list[object]:
+    """Every `datasource` value anywhere in a dashboard document."""
+    if isinstance(node, dict):
+        found = [node["datasource"]] if "datasource" in node else []
+        return found + [ref for value in node.values() for ref in datasource_refs(value)]
+    if isinstance(node, list):
+        return [ref for value in node for ref in datasource_refs(value)]
+    return []
+
+
+def test_committed_dashboards_reference_only_the_datasource_grafana_provisions() -> None:
     folder = REPO_ROOT / GrafanaConfig().dashboards_dir
     dashboards = load_dashboards(folder)
-    if not dashboards:
-        pytest.skip(f"no dashboard JSON committed under {folder} yet")
+    assert dashboards, f"no dashboard JSON committed under {folder}"
+    provisioned = {"type": CASSANDRA_DATASOURCE_PLUGIN, "uid": DATASOURCE_UID}
     for name, text in dashboards.items():
-        refs = []
+        refs = datasource_refs(json.loads(text))
+        assert refs, name
+        assert all(ref == provisioned for ref in refs), name
 
-        def collect(node: object, refs: list[dict[str, str]] = refs) -> None:
-            if isinstance(node, dict):
-                if node.get("type") == DATASOURCE_TYPE and "uid" in node:
-                    refs.append(node)
-                for value in node.values():
-                    collect(value)
-            elif isinstance(node, list):
-                for value in node:
-                    collect(value)
 
-        collect(json.loads(text))
-        assert all(ref["uid"] == "cassandra" for ref in refs), name
+def test_a_dashboard_naming_another_datasource_type_is_found() -> None:
+    other = {"type": "another-cassandra-datasource", "uid": DATASOURCE_UID}
+    document = {"panels": [{"targets": [{"datasource": other}]}]}
+    assert datasource_refs(document) == [other]
 
 
 def test_datasource_is_the_cassandra_plugin_with_a_fixed_uid_and_env_password(
@@ -85,7 +95,7 @@ def test_datasource_is_the_cassandra_plugin_with_a_fixed_uid_and_env_password(
 ) -> None:
     cm = render(load_dashboards(dashboards_dir)).manifest("ConfigMap", "grafana-provisioning")
     (source,) = yaml.safe_load(cm["data"]["datasources.yaml"])["datasources"]
-    assert source["type"] == "hadesarchitect-cassandra-datasource"
+    assert source["type"] == CASSANDRA_DATASOURCE_PLUGIN
     assert source["uid"] == "cassandra"
     assert source["url"] == "cassandra.pipeline.svc.cluster.local:9042"
     assert source["jsonData"]["keyspace"] == "market"
@@ -104,11 +114,11 @@ def test_grafana_installs_the_plugin_and_allows_500ms_refresh(dashboards_dir: Pa
     deployment = render(load_dashboards(dashboards_dir)).manifest("Deployment", "grafana")
     env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["GF_DASHBOARDS_MIN_REFRESH_INTERVAL"]["value"] == "500ms"
-    assert env["GF_PLUGINS_PREINSTALL_SYNC"]["value"].startswith(DATASOURCE_TYPE + "@")
+    assert env["GF_PLUGINS_PREINSTALL_SYNC"]["value"].startswith(CASSANDRA_DATASOURCE_PLUGIN + "@")
     assert env["GF_SECURITY_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "grafana-admin"
 
 
-def test_the_plugin_is_preinstalled_at_a_pinned_version_not_by_the_deprecated_variable(
+def test_the_plugin_is_preinstalled_at_the_contracts_pin_not_by_the_deprecated_variable(
     dashboards_dir: Path,
 ) -> None:
     deployment = render(load_dashboards(dashboards_dir)).manifest("Deployment", "grafana")
@@ -116,16 +126,19 @@ def test_the_plugin_is_preinstalled_at_a_pinned_version_not_by_the_deprecated_va
     # GF_INSTALL_PLUGINS is deprecated since 12.1 and installs after provisioning has started.
     assert "GF_INSTALL_PLUGINS" not in env
     plugin, _, version = env["GF_PLUGINS_PREINSTALL_SYNC"]["value"].partition("@")
-    assert plugin == DATASOURCE_TYPE
-    assert re.fullmatch(r"3\.\d+\.\d+", version), version
+    assert (plugin, version) == (CASSANDRA_DATASOURCE_PLUGIN, CASSANDRA_DATASOURCE_PLUGIN_VERSION)
 
 
-def test_grafana_is_a_release_the_plugin_supports_that_has_preinstall_sync() -> None:
+def test_the_default_image_is_the_contracts_grafana_release() -> None:
     repository, _, tag = GrafanaConfig().image.partition(":")
-    assert repository == "grafana/grafana"
-    major, minor, _patch = (int(part) for part in tag.split("."))
+    assert (repository, tag) == ("grafana/grafana", GRAFANA_VERSION)
+
+
+def test_the_pinned_grafana_is_a_release_the_pinned_plugin_supports_with_preinstall_sync() -> None:
+    major, minor, _patch = (int(part) for part in GRAFANA_VERSION.split("."))
     # preinstall_sync arrived in 12.1; the datasource's 3.x line supports Grafana up to 12.x.
     assert (12, 1) <= (major, minor) < (13, 0)
+    assert re.fullmatch(r"3\.\d+\.\d+", CASSANDRA_DATASOURCE_PLUGIN_VERSION)
 
 
 def test_a_configured_admin_password_is_used_instead_of_a_generated_one() -> None:

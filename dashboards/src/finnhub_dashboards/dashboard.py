@@ -4,6 +4,7 @@ import json
 import typing
 
 from finnhub_contracts.cassandra import KEYSPACE, RUNNING_AVERAGES_TABLE, TRADE_WINDOWS_TABLE
+from finnhub_contracts.versions import CASSANDRA_DATASOURCE_PLUGIN
 from grafana_foundation_sdk.builders import candlestick, common, dashboard, stat, table, timeseries
 from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.cog import variants as cogvariants
@@ -14,10 +15,11 @@ from grafana_foundation_sdk.models import dashboard as dashboard_models
 
 from finnhub_dashboards.queries import Panel, panel_queries, symbol_variable_query
 
-DATASOURCE_TYPE = "hadesarchitect-cassandra-datasource"
 DATASOURCE_UID = "cassandra"
 DASHBOARD_UID = "finnhub-market"
-DATASOURCE = dashboard_models.DataSourceRef(type_val=DATASOURCE_TYPE, uid=DATASOURCE_UID)
+DATASOURCE = dashboard_models.DataSourceRef(
+    type_val=CASSANDRA_DATASOURCE_PLUGIN, uid=DATASOURCE_UID
+)
 # Grafana refuses refresh rates below its server's min_refresh_interval (5s by default), so
 # the 500ms entry only works where GrafanaStack lowers that setting.
 REFRESH_INTERVALS = ["500ms", "1s", "5s", "10s", "30s", "1m", "5m"]

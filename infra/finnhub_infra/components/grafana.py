@@ -17,6 +17,10 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
+from finnhub_contracts.versions import (
+    CASSANDRA_DATASOURCE_PLUGIN,
+    CASSANDRA_DATASOURCE_PLUGIN_VERSION,
+)
 
 from finnhub_infra.components import manifests
 from finnhub_infra.components.cassandra import GRAFANA_PASSWORD_KEY, GRAFANA_USER_KEY
@@ -33,11 +37,12 @@ NAME = "grafana"
 PORT = 3000
 ADMIN_SECRET = "grafana-admin"
 DATASOURCE_UID = "cassandra"
-DATASOURCE_TYPE = "hadesarchitect-cassandra-datasource"
 PROVISIONING_CONFIGMAP = "grafana-provisioning"
 DASHBOARDS_CONFIGMAP = "grafana-dashboards"
 DASHBOARDS_PATH = "/var/lib/grafana/dashboards"
 MIN_REFRESH = "500ms"
+# `id@version`, the form GF_PLUGINS_PREINSTALL_SYNC takes.
+PLUGIN_PIN = f"{CASSANDRA_DATASOURCE_PLUGIN}@{CASSANDRA_DATASOURCE_PLUGIN_VERSION}"
 # The grafana/grafana image's own user.
 GRAFANA_UID = 472
 
@@ -72,7 +77,7 @@ def datasource_provisioning(host: str, port: int, keyspace: str) -> str:
         "datasources": [
             {
                 "name": "Cassandra",
-                "type": DATASOURCE_TYPE,
+                "type": CASSANDRA_DATASOURCE_PLUGIN,
                 "uid": DATASOURCE_UID,
                 "access": "proxy",
                 "url": f"{host}:{port}",
@@ -157,7 +162,7 @@ def deployment_manifest(
         secret_env("CASSANDRA_USERNAME", credentials_secret, GRAFANA_USER_KEY),
         secret_env("CASSANDRA_PASSWORD", credentials_secret, GRAFANA_PASSWORD_KEY),
         {"name": "GF_DASHBOARDS_MIN_REFRESH_INTERVAL", "value": MIN_REFRESH},
-        {"name": "GF_PLUGINS_PREINSTALL_SYNC", "value": cfg.cassandra_plugin},
+        {"name": "GF_PLUGINS_PREINSTALL_SYNC", "value": PLUGIN_PIN},
         {"name": "GF_USERS_ALLOW_SIGN_UP", "value": "false"},
         {"name": "GF_AUTH_ANONYMOUS_ENABLED", "value": "false"},
         {"name": "GF_ANALYTICS_REPORTING_ENABLED", "value": "false"},
