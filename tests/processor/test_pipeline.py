@@ -248,16 +248,14 @@ def settings_for(local_stack, new_topic: str, new_keyspace: str, tmp_path: Path)
     return settings
 
 
-@pytest.mark.parametrize("writer", ["connector", "driver"])
 def test_every_trade_and_window_lands_exactly_and_poison_goes_to_the_dlq(
-    writer: str,
     spark: SparkSession,
     settings_for,
     cassandra_session: Session,
     encode_trades,
     kafka_bootstrap: str,
 ) -> None:
-    settings = settings_for(cassandra_writer=writer)
+    settings = settings_for()
     poison = [b"\x00not-avro", b""]
     sent = produce(kafka_bootstrap, settings.kafka_topic, encode_trades, make_messages(40), poison)
     for query in start_queries(spark, settings, trigger={"availableNow": True}):
@@ -302,12 +300,12 @@ def processor_env(settings: ProcessorSettings, jars: list[Path]) -> dict[str, st
         CASSANDRA_PORT=str(settings.cassandra_port),
         CASSANDRA_KEYSPACE=settings.cassandra_keyspace,
         CHECKPOINT_DIR=settings.checkpoint_dir,
-        SPARK_MASTER="local[2]",
+        # Real-time mode holds a slot per partition (3) beside the windows query's tasks.
+        SPARK_MASTER="local[6]",
         SPARK_JARS=",".join(str(j) for j in jars),
         SPARK_SHUFFLE_PARTITIONS="2",
         WATERMARK_DELAY=settings.watermark_delay,
         TRIGGER_INTERVAL="200 milliseconds",
-        CASSANDRA_WRITER=settings.cassandra_writer,
         PROGRESS_SUMMARY_SECONDS="5",
     )
     return env
@@ -343,7 +341,7 @@ def test_kill_9_mid_stream_then_restart_ends_with_the_rows_of_a_clean_run(
     kafka_bootstrap: str,
     tmp_path: Path,
 ) -> None:
-    settings = settings_for(cassandra_writer="driver")
+    settings = settings_for()
     sent = produce(kafka_bootstrap, settings.kafka_topic, encode_trades, make_messages(60))
     env = processor_env(settings, spark_jars)
     log = tmp_path / "processor.log"
@@ -456,7 +454,7 @@ def test_batches_written_during_a_cassandra_outage_retry_and_land_after_it(
     proxy = TcpProxy((local_stack.cassandra_host, local_stack.cassandra_port))
     proxy.up()
     settings = settings_for(
-        cassandra_port=proxy.port, cassandra_retry_seconds=180.0, cassandra_writer="driver"
+        cassandra_port=proxy.port, cassandra_retry_seconds=180.0
     )
     keyspace = settings.cassandra_keyspace
     messages = make_messages(60)
@@ -502,7 +500,7 @@ def test_a_late_trade_changes_no_window_after_a_quiet_feed_a_restart_or_alone_in
     trade, so each late trade reaches Spark on its own after the feed was quiet, once in the
     same query and once as the first batch after a restart from the checkpoint.
     """
-    settings = settings_for(watermark_delay="10 seconds", cassandra_writer="driver")
+    settings = settings_for(watermark_delay="10 seconds")
     topic, keyspace = settings.kafka_topic, settings.cassandra_keyspace
     on_time: list[Sent] = []
 
@@ -572,7 +570,7 @@ def test_a_clean_stop_mid_stream_exits_0_and_logs_no_java_exception(
     kafka_bootstrap: str,
     tmp_path: Path,
 ) -> None:
-    settings = settings_for(cassandra_writer="driver")
+    settings = settings_for()
     keyspace = settings.cassandra_keyspace
     env = processor_env(settings, spark_jars)
     log = tmp_path / "processor.log"
@@ -616,7 +614,7 @@ def test_batches_slower_than_the_trigger_are_summarised_not_warned_one_by_one(
     kafka_bootstrap: str,
     tmp_path: Path,
 ) -> None:
-    settings = settings_for(cassandra_writer="driver")
+    settings = settings_for()
     produce(kafka_bootstrap, settings.kafka_topic, encode_trades, make_messages(60))
     log = tmp_path / "processor.log"
     # 200 ms trigger, at most 10 records a batch: on this machine most batches take longer.
