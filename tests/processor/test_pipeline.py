@@ -453,9 +453,7 @@ def test_batches_written_during_a_cassandra_outage_retry_and_land_after_it(
 ) -> None:
     proxy = TcpProxy((local_stack.cassandra_host, local_stack.cassandra_port))
     proxy.up()
-    settings = settings_for(
-        cassandra_port=proxy.port, cassandra_retry_seconds=180.0
-    )
+    settings = settings_for(cassandra_port=proxy.port, cassandra_retry_seconds=180.0)
     keyspace = settings.cassandra_keyspace
     messages = make_messages(60)
     queries = start_queries(spark, settings)

@@ -34,6 +34,7 @@ from pyspark.sql.streaming import StreamingQuery
 from finnhub_processor.progress import (
     FALLING_BEHIND_LOGGER,
     batch_summary,
+    epoch_summary,
     interval_ms,
     new_progress,
 )
@@ -308,14 +309,22 @@ class StopInterruptionFilter(logging.Filter):
 
 
 def log_batch_summaries(
-    queries: list[StreamingQuery], last_batch: dict[str, int], trigger_ms: int, period_s: float
+    queries: list[StreamingQuery],
+    last_batch: dict[str, int],
+    trigger_ms: int,
+    period_s: float,
+    epoch_ms: int | None = None,
 ) -> None:
-    """One `batch_summary` line per query for the batches since the previous summary."""
+    """One line per query for the batches since the previous summary: `epoch_summary` for the
+    trades query when it runs in real-time mode (`epoch_ms` given), else `batch_summary`."""
     for query in queries:
         fresh = new_progress(query.recentProgress, last_batch.get(query.name, -1))
         if fresh:
             last_batch[query.name] = fresh[-1]["batchId"]
-        log.info(batch_summary(query.name, fresh, trigger_ms, period_s))
+        if epoch_ms is not None and query.name == TRADES_QUERY:
+            log.info(epoch_summary(query.name, fresh, epoch_ms, period_s))
+        else:
+            log.info(batch_summary(query.name, fresh, trigger_ms, period_s))
 
 
 def await_queries(
@@ -324,6 +333,7 @@ def await_queries(
     stop: threading.Event,
     trigger_ms: int = 1_000,
     summary_s: float = 60.0,
+    epoch_ms: int | None = None,
 ) -> None:
     """Blocks until a query ends (raising its error) or `stop` is set (stopping all cleanly).
 
@@ -335,7 +345,7 @@ def await_queries(
         if spark.streams.awaitAnyTermination(1):
             break
         if time.monotonic() >= next_summary:
-            log_batch_summaries(queries, last_batch, trigger_ms, summary_s)
+            log_batch_summaries(queries, last_batch, trigger_ms, summary_s, epoch_ms)
             next_summary += summary_s
     # A stop cancels the running batch: its cached blocks then fail to store, which Spark
     # warns about with the cancellation's exception. Expected here, so not worth a warning.
@@ -385,6 +395,7 @@ def run(
             stop,
             interval_ms(settings.trigger_interval),
             settings.progress_summary_seconds,
+            interval_ms(settings.trades_real_time_interval),
         )
     finally:
         spark.stop()

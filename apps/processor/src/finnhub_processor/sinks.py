@@ -357,11 +357,16 @@ class TradesWriter:
     then stops the query rather than commit rows it has not written.
     """
 
-    def __init__(self, settings: ProcessorSettings) -> None:
+    def __init__(
+        self,
+        settings: ProcessorSettings,
+        connect_to: Callable[[ProcessorSettings], Session] = connect,
+    ) -> None:
         self.settings = settings
+        self.connect_to = connect_to
 
     def open(self, partition_id: int, epoch_id: int) -> bool:
-        self._writer = PartitionWriter(self.settings, TRADES)
+        self._writer = PartitionWriter(self.settings, TRADES, self.connect_to)
         self._params = _row_params(TRADES)
         self._trades: list[tuple] = []
         self._letters: list[Row] = []
