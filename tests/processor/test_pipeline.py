@@ -485,6 +485,37 @@ def test_batches_written_during_a_cassandra_outage_retry_and_land_after_it(
         proxy.down()
 
 
+def test_the_trades_query_runs_in_real_time_mode_and_lands_trades_while_it_runs(
+    spark: SparkSession,
+    settings_for,
+    cassandra_session: Session,
+    encode_trades,
+    kafka_bootstrap: str,
+) -> None:
+    # Real-time mode holds a task per Kafka partition: with too few slots (local[2], 3
+    # partitions) one partition's trades never land, so every partition is fed here.
+    settings = settings_for(kafka_starting_offsets="latest")
+    queries = start_queries(spark, settings)
+    try:
+        wait_until(lambda: all(q.lastProgress for q in queries), 180, "the first epoch")
+        trigger = queries[0]._jsq.streamingQuery().trigger().toString()
+        assert trigger == "RealTimeTrigger(250)"
+        sent = produce(kafka_bootstrap, settings.kafka_topic, encode_trades, make_messages(30))
+        assert {trade.partition for trade in sent} == {0, 1, 2}
+        wait_until(
+            lambda: (
+                trades_in(cassandra_session, settings.cassandra_keyspace)
+                == expected_trades(settings.kafka_topic, sent)
+            ),
+            120,
+            "every trade of every partition",
+        )
+        assert all(q.isActive and q.exception() is None for q in queries)
+    finally:
+        for query in queries:
+            query.stop()
+
+
 def test_a_late_trade_changes_no_window_after_a_quiet_feed_a_restart_or_alone_in_a_batch(
     spark: SparkSession,
     settings_for,

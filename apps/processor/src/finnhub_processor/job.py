@@ -202,18 +202,14 @@ def windows_batch_writer(settings: ProcessorSettings) -> BatchWriter:
     return write
 
 
-def start_queries(
+def start_trades_query(
     spark: SparkSession, settings: ProcessorSettings, trigger: dict[str, object] | None = None
-) -> list[StreamingQuery]:
-    """Starts both queries: trades in real-time mode, windows every TRIGGER_INTERVAL; a given
-    `trigger` (e.g. availableNow) is used for both instead."""
+) -> StreamingQuery:
+    """The trades query, in real-time mode unless a `trigger` (e.g. availableNow) is given."""
     known = known_writer_schemas()
-    real_time = trigger is None
-    trades_source = decode_messages(
-        kafka_source(spark, settings, capped=not real_time), trades_avro_schema(), known
-    )
-    trades = (
-        trade_writes(trades_source, known)
+    source = kafka_source(spark, settings, capped=trigger is not None)
+    return (
+        trade_writes(decode_messages(source, trades_avro_schema(), known), known)
         .writeStream.queryName(TRADES_QUERY)
         .outputMode("update")
         .foreach(TradesWriter(settings))
@@ -221,11 +217,19 @@ def start_queries(
         .trigger(**(trigger or {"realTime": settings.trades_real_time_interval}))
         .start()
     )
-    decoded = decode_messages(kafka_source(spark, settings), trades_avro_schema(), known)
+
+
+def start_windows_query(
+    spark: SparkSession, settings: ProcessorSettings, trigger: dict[str, object] | None = None
+) -> StreamingQuery:
+    """The windows query, every TRIGGER_INTERVAL unless a `trigger` is given."""
+    decoded = decode_messages(
+        kafka_source(spark, settings), trades_avro_schema(), known_writer_schemas()
+    )
     aggregates = window_aggregates(
         explode_trades(decoded), settings.window_duration, settings.watermark_delay
     )
-    windows = (
+    return (
         aggregates.writeStream.queryName(WINDOWS_QUERY)
         .outputMode("update")
         .foreachBatch(ending_cleanly_on_stop(WINDOWS_QUERY, windows_batch_writer(settings)))
@@ -233,7 +237,17 @@ def start_queries(
         .trigger(**(trigger or {"processingTime": settings.trigger_interval}))
         .start()
     )
-    return [trades, windows]
+
+
+def start_queries(
+    spark: SparkSession, settings: ProcessorSettings, trigger: dict[str, object] | None = None
+) -> list[StreamingQuery]:
+    """Starts both queries: trades in real-time mode, windows every TRIGGER_INTERVAL; a given
+    `trigger` (e.g. availableNow) is used for both instead."""
+    return [
+        start_trades_query(spark, settings, trigger),
+        start_windows_query(spark, settings, trigger),
+    ]
 
 
 def silence_falling_behind_warning(spark: SparkSession) -> None:
@@ -265,6 +279,8 @@ STOP_NOISE_LOGGERS = {
     "org.apache.spark.util.Utils": "FATAL",
     "org.apache.spark.scheduler.TaskSetManager": "ERROR",
     "org.apache.spark.scheduler.DAGScheduler": "ERROR",
+    # A real-time task whose Kafka consumer pool the stop already closed ("Pool not open").
+    "org.apache.spark.executor.Executor": "FATAL",
 }
 
 
