@@ -448,7 +448,7 @@ def latency(args, spark, endpoints, session, work: Path, rate: int) -> None:
     create_keyspace(session, keyspace)
     settings = settings_for(
         endpoints, topic, keyspace, work / f"latency-{run}", kafka_starting_offsets="latest",
-        trigger_interval=args.windows_trigger,
+        trigger_interval=args.windows_trigger, trades_real_time_interval=args.trades_epoch,
     )  # fmt: skip
     queries = start_queries(spark, settings)
     stop = threading.Event()
@@ -520,6 +520,11 @@ def main() -> None:
     parser.add_argument(
         "--windows-trigger", default="1 second", help="the windows query's TRIGGER_INTERVAL"
     )
+    parser.add_argument(
+        "--trades-epoch",
+        default=ProcessorSettings().trades_real_time_interval,
+        help="the trades query's TRADES_REAL_TIME_INTERVAL",
+    )
     parser.add_argument("--kafka-bootstrap")
     parser.add_argument("--cassandra-port", type=int)
     parser.add_argument("--skip-throughput", action="store_true")
@@ -533,14 +538,18 @@ def main() -> None:
         # The job's own session factory and defaults (local[6]: the real-time trades query
         # holds a slot per partition), so the benchmark measures the job's Spark settings.
         spark = create_spark_session(
-            ProcessorSettings(spark_jars=",".join(str(j) for j in jars), spark_shuffle_partitions=2)
+            ProcessorSettings(
+                spark_jars=",".join(str(j) for j in jars),
+                spark_shuffle_partitions=2,
+                trades_real_time_interval=args.trades_epoch,
+            )
         )
         spark.sparkContext.setLogLevel("ERROR")
         try:
             print(
                 f"Latency, produce -> row readable, for {args.latency_seconds:.0f} s at each rate "
                 f"(10 probes/s); trades in real-time mode "
-                f"({ProcessorSettings().trades_real_time_interval} epochs), windows every "
+                f"({args.trades_epoch} epochs), windows every "
                 f"{args.windows_trigger}"
             )
             print(
