@@ -428,6 +428,20 @@ def watch_probes(
         time.sleep(0.02)
 
 
+def phase_profile(progress: list) -> str:
+    """Median milliseconds of each phase Spark times per batch or epoch (`durationMs`):
+    `addBatch` runs the tasks and the writer, `walCommit`/`commitOffsets` write the checkpoint,
+    `queryPlanning` plans the batch again, `latestOffset` asks Kafka where the topic ends."""
+    phases: dict[str, list[int]] = {}
+    for p in progress:
+        for phase, ms in p["durationMs"].items():
+            if phase != "triggerExecution":
+                phases.setdefault(phase, []).append(ms)
+    return ", ".join(
+        f"{phase} {statistics.median(values):.0f}" for phase, values in sorted(phases.items())
+    )
+
+
 def epoch_ms(value: datetime.datetime) -> int:
     return round((value - EPOCH).total_seconds() * 1000)
 
@@ -475,6 +489,7 @@ def latency(args, spark, endpoints, session, work: Path, rate: int) -> None:
         epochs_ms = statistics.median(
             p["durationMs"].get("triggerExecution", 0) for p in queries[0].recentProgress
         )
+        profiles = [phase_profile(q.recentProgress) for q in queries]
     finally:
         stop.set()
         for query in queries:
@@ -499,6 +514,8 @@ def latency(args, spark, endpoints, session, work: Path, rate: int) -> None:
         f"batch median {windows_batch_ms:.0f} ms",
         flush=True,
     )
+    print(f"  {'':>7s}  where a trades epoch goes (median ms): {profiles[0]}")
+    print(f"  {'':>7s}  where a windows batch goes (median ms): {profiles[1]}")
     print(
         f"  {'':>7s}  processor used {meter.cpu_percent(seconds):.0f} % CPU (100 % = one core), "
         f"peak RSS {meter.peak_rss / 2**20:.0f} MiB; load average {load_average()}"
