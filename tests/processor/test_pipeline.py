@@ -500,7 +500,9 @@ def test_the_trades_query_runs_in_real_time_mode_and_lands_trades_while_it_runs(
         wait_until(lambda: all(q.lastProgress for q in queries), 180, "the first epoch")
         trigger = queries[0]._jsq.streamingQuery().trigger().toString()
         assert trigger == "RealTimeTrigger(250)"
-        sent = produce(kafka_bootstrap, settings.kafka_topic, encode_trades, make_messages(30))
+        symbols = tuple(f"SYM{i}" for i in range(12))  # keys on all three partitions
+        messages = make_messages(30, symbols)
+        sent = produce(kafka_bootstrap, settings.kafka_topic, encode_trades, messages)
         assert {trade.partition for trade in sent} == {0, 1, 2}
         wait_until(
             lambda: (
