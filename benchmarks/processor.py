@@ -531,7 +531,7 @@ def main() -> None:
     parser.add_argument("--trades", type=int, default=60_000, help="backlog size for throughput")
     parser.add_argument("--batch-messages", type=int, default=2_000, help="maxOffsetsPerTrigger")
     parser.add_argument(
-        "--rates", type=int, nargs="+", default=[1_000, 5_000], help="trades/s for latency"
+        "--rates", type=int, nargs="*", default=[1_000, 5_000], help="trades/s for latency"
     )
     parser.add_argument("--latency-seconds", type=float, default=45.0)
     parser.add_argument(

@@ -118,6 +118,9 @@ def spark_session_builder(settings: ProcessorSettings) -> SparkSession.Builder:
         # window. One stateful operator per query here: filter against the
         # current batch's watermark, the one that also evicts (see the README, "late").
         .config("spark.sql.streaming.statefulOperator.allowMultiple", "false")
+        # A stop kills the real-time query's tasks mid-epoch; this daemon keeps their Python
+        # workers from printing the closed connection's EOFError traceback into the log.
+        .config("spark.python.daemon.module", "finnhub_processor.spark_daemon")
         # Real-time mode refuses epochs shorter than this (5 s by default). A Python foreach
         # writer gets its rows at an epoch's end, so the epoch is the trades' latency floor.
         .config(

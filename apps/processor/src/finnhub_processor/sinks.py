@@ -26,6 +26,7 @@ import itertools
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from cassandra import AuthenticationFailed, RequestValidationException
@@ -346,11 +347,24 @@ def send_dead_letters(
         )
 
 
+# Chunks a worker's foreach writer may have in flight while it reads the next rows: writing
+# one chunk overlaps turning the next one's pickled rows into statement parameters.
+CHUNKS_IN_FLIGHT = 2
+_CHUNK_WRITERS: list[ThreadPoolExecutor] = []
+
+
+def _chunk_writer() -> ThreadPoolExecutor:
+    if not _CHUNK_WRITERS:
+        _CHUNK_WRITERS.append(ThreadPoolExecutor(CHUNKS_IN_FLIGHT, "trades-writer"))
+    return _CHUNK_WRITERS[0]
+
+
 class TradesWriter:
     """The trades query's foreach writer (Spark's ForeachWriter protocol: open/process/close).
 
     Rows of `trade_writes` come in; trades are upserted in chunks of WRITE_CHUNK_ROWS through
-    the worker's cached session (`PartitionWriter`), with `write_rows`'s retries; dead letters
+    the worker's cached session (`PartitionWriter`), with `write_rows`'s retries, at most
+    CHUNKS_IN_FLIGHT at once while the next rows are read; dead letters
     are produced at `close`. A Python foreach writer gets its rows from Spark in pickled
     batches, in practice at the end of each real-time epoch, so the epoch interval bounds how
     soon a trade is readable. An error left over after the retries fails the epoch: Spark
@@ -370,6 +384,7 @@ class TradesWriter:
         self._params = _row_params(TRADES)
         self._trades: list[tuple] = []
         self._letters: list[Row] = []
+        self._in_flight: list[Future] = []
         return True
 
     def process(self, row: Row) -> None:
@@ -381,12 +396,26 @@ class TradesWriter:
             self._flush()
 
     def _flush(self) -> None:
-        if self._trades:
-            write_rows(self._writer.execute, self._trades, self.settings, TRADES.name)
-            self._trades = []
+        if not self._trades:
+            return
+        while len(self._in_flight) >= CHUNKS_IN_FLIGHT:
+            self._in_flight.pop(0).result()  # raises what the chunk's retries could not heal
+        chunk, self._trades = self._trades, []
+        self._in_flight.append(
+            _chunk_writer().submit(
+                write_rows, self._writer.execute, chunk, self.settings, TRADES.name
+            )
+        )
+
+    def _wait(self) -> None:
+        in_flight, self._in_flight = self._in_flight, []
+        for future in in_flight:
+            future.result()
 
     def close(self, error: BaseException | None) -> None:
         if error is not None:
+            for future in self._in_flight:
+                future.cancel()
             return
         if self._letters:
             parsed = parsed_trades_schema()
@@ -406,3 +435,4 @@ class TradesWriter:
             )
             self._letters = []
         self._flush()
+        self._wait()
