@@ -56,7 +56,6 @@ PROBE_SYMBOL = "BENCH:PROBE"
 # The driver returns timestamps as naive datetimes in UTC.
 EPOCH = datetime.datetime(1970, 1, 1)
 TRADES_PER_MESSAGE = 5
-ALLOW_MULTIPLE = "spark.sql.streaming.statefulOperator.allowMultiple"
 TRADES_INSERT = (
     "INSERT INTO {ks}.trades (symbol, trade_timestamp, uuid, trade_conditions, price, volume, "
     "ingest_timestamp) VALUES (?, ?, ?, ?, ?, ?, ?)"
