@@ -165,6 +165,11 @@ class SparkConfig(ConfigModel):
     driver_memory: str = "1g"
     executor_instances: int = Field(default=1, ge=1)
     executor_cores: int = 1
+    # Task slots per executor (Spark's spark.executor.cores; tasks are threads). The trades
+    # query's real-time tasks hold one per Kafka partition (topic_partitions, 3) for as long as
+    # it runs, and the windows query's batches need slots beside them. The CPU the scheduler
+    # reserves stays executor_core_request, or executor_cores without one.
+    executor_task_slots: int = Field(default=6, ge=1)
     executor_core_limit: str = "1"
     executor_memory: str = "1g"
     # CPU the scheduler reserves for each (a Kubernetes quantity, e.g. "250m"); None reserves

@@ -117,7 +117,8 @@ def pipeline_run(
                         stop_timeout_s=120.0,
                     ),
                     KAFKA_TOPIC=TOPIC,
-                    SPARK_MASTER="local[2]",
+                    # The trades query's real-time tasks hold a slot per partition (3).
+                    SPARK_MASTER="local[6]",
                 )
             )
             pipeline.start(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from finnhub_contracts.versions import SPARK_VERSION
 from finnhub_infra.components.processor_workload import MAIN_APPLICATION_FILE
 from finnhub_infra.components.spark_operator import SparkOperatorStack, SparkOperatorStackArgs
-from finnhub_infra.config import SparkConfig
+from finnhub_infra.config import KafkaConfig, SparkConfig
 from infra_harness import PROCESSOR_IMAGE, Rendered, processor_wiring, run_mocked
 
 IMAGE = PROCESSOR_IMAGE
@@ -69,13 +69,18 @@ def test_checkpoints_live_on_a_claim_mounted_in_driver_and_executors() -> None:
 
 
 def test_executor_count_and_sizes_follow_the_config() -> None:
-    cfg = SparkConfig(executor_instances=4, executor_memory="3g", executor_cores=2)
+    cfg = SparkConfig(executor_instances=4, executor_memory="3g", executor_task_slots=8)
     executor = render(cfg).manifest("SparkApplication", "finnhub-processor")["spec"]["executor"]
-    assert (executor["instances"], executor["memory"], executor["cores"]) == (4, "3g", 2)
+    assert (executor["instances"], executor["memory"], executor["cores"]) == (4, "3g", 8)
 
 
-def test_processor_writes_with_cassandra_driver_the_image_carries() -> None:
-    spec = render(SparkConfig()).manifest("SparkApplication", "finnhub-processor")["spec"]
-    for role in ("driver", "executor"):
-        env = {e["name"]: e.get("value") for e in spec[role]["env"]}
-        assert env["CASSANDRA_WRITER"] == "driver"
+def test_the_executor_has_task_slots_for_real_time_mode_but_requests_only_its_cpu() -> None:
+    # Real-time mode holds a task slot per Kafka partition for as long as the trades query runs.
+    cfg = SparkConfig()
+    executor = render(cfg).manifest("SparkApplication", "finnhub-processor")["spec"]["executor"]
+    assert executor["cores"] >= KafkaConfig().topic_partitions + 3
+    assert executor["coreRequest"] == "1"
+    executor = render(SparkConfig(executor_core_request="500m")).manifest(
+        "SparkApplication", "finnhub-processor"
+    )["spec"]["executor"]
+    assert executor["coreRequest"] == "500m"

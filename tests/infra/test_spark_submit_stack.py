@@ -9,7 +9,7 @@ import pytest
 from finnhub_infra.components import spark_submit
 from finnhub_infra.components.processor_workload import MAIN_APPLICATION_FILE
 from finnhub_infra.components.spark_submit import SparkSubmitStack, SparkSubmitStackArgs
-from finnhub_infra.config import SparkConfig
+from finnhub_infra.config import KafkaConfig, SparkConfig
 from finnhub_processor import k8s_submit
 from finnhub_processor.driver_pods import owned_settings_in
 from finnhub_processor.settings import SubmitterSettings
@@ -113,12 +113,20 @@ def test_sizes_follow_the_config() -> None:
     assert got["spark.kubernetes.driver.limit.cores"] == "1"
 
 
+def test_the_executor_has_task_slots_for_real_time_mode_but_requests_only_its_cpu() -> None:
+    # Real-time mode holds a task slot per Kafka partition for as long as the trades query runs.
+    got = confs(render(SparkConfig(runner="submit")))
+    assert int(got["spark.executor.cores"]) >= KafkaConfig().topic_partitions + 3
+    assert got["spark.kubernetes.executor.request.cores"] == "1"
+    got = confs(render(SparkConfig(runner="submit", executor_core_request="500m")))
+    assert got["spark.kubernetes.executor.request.cores"] == "500m"
+
+
 def test_the_processor_env_reaches_driver_and_executors(rendered: Rendered) -> None:
     got = confs(rendered)
     for prefix in ("spark.kubernetes.driverEnv.", "spark.executorEnv."):
         assert got[f"{prefix}KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
         assert got[f"{prefix}CHECKPOINT_DIR"] == "/checkpoints"
-        assert got[f"{prefix}CASSANDRA_WRITER"] == "driver"
 
 
 def test_cassandra_credentials_reach_the_pods_only_as_secret_references(

@@ -23,7 +23,6 @@ from finnhub_contracts.avro import trades_schema
 from tls_api_server import FakeApiServer, serving
 
 ROOT = Path(__file__).resolve().parents[2]
-CASSANDRA_CONNECTOR = "com.datastax.spark:spark-cassandra-connector_2.13:3.5.1"
 
 Trade = dict[str, object]
 EncodeTrades = Callable[[list[Trade]], bytes]
@@ -37,27 +36,13 @@ def unavailable(reason: str) -> None:
 
 
 def connector_jars() -> list[Path]:
-    """Kafka, Avro and Cassandra connector jars, resolved once by the local-stack package.
-
-    The Cassandra connector is not in local-stack's Spark set (yet), so its artifact is named
-    here and resolved by the same resolver, minus the jars pyspark already ships.
-    """
+    """Kafka and Avro connector jars, resolved once by the local-stack package."""
     try:
-        from local_stack.artifacts import (
-            JarResolver,
-            JarSet,
-            MavenArtifact,
-            jars_not_shipped,
-            pyspark_shipped_jars,
-            spark_connector_jars,
-        )
-        from local_stack.settings import LocalStackSettings
+        from local_stack.artifacts import spark_connector_jars
     except ImportError as error:
         unavailable(f"local-stack package (Spark connector jars) not importable: {error}")
-    cassandra = JarSet("spark-cassandra", (MavenArtifact(*CASSANDRA_CONNECTOR.split(":")),))
     try:
-        extra = JarResolver(LocalStackSettings()).jars(cassandra)
-        return spark_connector_jars() + jars_not_shipped(extra, pyspark_shipped_jars() or [])
+        return spark_connector_jars()
     except Exception as error:
         unavailable(f"Spark connector jars could not be resolved: {error}")
     raise AssertionError("unreachable")
@@ -74,7 +59,8 @@ def spark(spark_jars: list[Path]) -> Iterator[SparkSession]:
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         unavailable("Java (17+) is needed for Spark and was not found on PATH or JAVA_HOME")
     settings = ProcessorSettings(
-        spark_master="local[2]",
+        # The trades query's real-time tasks hold one slot per partition (3) all the time.
+        spark_master="local[6]",
         spark_jars=",".join(str(j) for j in spark_jars),
         spark_shuffle_partitions=2,
     )

@@ -246,16 +246,14 @@ def settings_for(local_stack, new_topic: str, new_keyspace: str, tmp_path: Path)
     return settings
 
 
-@pytest.mark.parametrize("writer", ["connector", "driver"])
 def test_every_trade_and_window_lands_exactly_and_poison_goes_to_the_dlq(
-    writer: str,
     spark: SparkSession,
     settings_for,
     cassandra_session: Session,
     encode_trades,
     kafka_bootstrap: str,
 ) -> None:
-    settings = settings_for(cassandra_writer=writer)
+    settings = settings_for()
     poison = [b"\x00not-avro", b""]
     sent = produce(kafka_bootstrap, settings.kafka_topic, encode_trades, make_messages(40), poison)
     for query in start_queries(spark, settings, trigger={"availableNow": True}):
@@ -300,12 +298,12 @@ def processor_env(settings: ProcessorSettings, jars: list[Path]) -> dict[str, st
         CASSANDRA_PORT=str(settings.cassandra_port),
         CASSANDRA_KEYSPACE=settings.cassandra_keyspace,
         CHECKPOINT_DIR=settings.checkpoint_dir,
-        SPARK_MASTER="local[2]",
+        # Real-time mode holds a slot per partition (3) beside the windows query's tasks.
+        SPARK_MASTER="local[6]",
         SPARK_JARS=",".join(str(j) for j in jars),
         SPARK_SHUFFLE_PARTITIONS="2",
         WATERMARK_DELAY=settings.watermark_delay,
         TRIGGER_INTERVAL="200 milliseconds",
-        CASSANDRA_WRITER=settings.cassandra_writer,
         PROGRESS_SUMMARY_SECONDS="5",
     )
     return env
@@ -341,7 +339,7 @@ def test_kill_9_mid_stream_then_restart_ends_with_the_rows_of_a_clean_run(
     kafka_bootstrap: str,
     tmp_path: Path,
 ) -> None:
-    settings = settings_for(cassandra_writer="driver")
+    settings = settings_for()
     sent = produce(kafka_bootstrap, settings.kafka_topic, encode_trades, make_messages(60))
     env = processor_env(settings, spark_jars)
     log = tmp_path / "processor.log"
@@ -453,9 +451,7 @@ def test_batches_written_during_a_cassandra_outage_retry_and_land_after_it(
 ) -> None:
     proxy = TcpProxy((local_stack.cassandra_host, local_stack.cassandra_port))
     proxy.up()
-    settings = settings_for(
-        cassandra_port=proxy.port, cassandra_retry_seconds=180.0, cassandra_writer="driver"
-    )
+    settings = settings_for(cassandra_port=proxy.port, cassandra_retry_seconds=180.0)
     keyspace = settings.cassandra_keyspace
     messages = make_messages(60)
     queries = start_queries(spark, settings)
@@ -487,6 +483,39 @@ def test_batches_written_during_a_cassandra_outage_retry_and_land_after_it(
         proxy.down()
 
 
+def test_the_trades_query_runs_in_real_time_mode_and_lands_trades_while_it_runs(
+    spark: SparkSession,
+    settings_for,
+    cassandra_session: Session,
+    encode_trades,
+    kafka_bootstrap: str,
+) -> None:
+    # Real-time mode holds a task per Kafka partition: with too few slots (local[2], 3
+    # partitions) one partition's trades never land, so every partition is fed here.
+    settings = settings_for(kafka_starting_offsets="latest")
+    queries = start_queries(spark, settings)
+    try:
+        wait_until(lambda: all(q.lastProgress for q in queries), 180, "the first epoch")
+        trigger = queries[0]._jsq.streamingQuery().trigger().toString()
+        assert trigger == "RealTimeTrigger(250)"
+        symbols = tuple(f"SYM{i}" for i in range(12))  # keys on all three partitions
+        messages = make_messages(30, symbols)
+        sent = produce(kafka_bootstrap, settings.kafka_topic, encode_trades, messages)
+        assert {trade.partition for trade in sent} == {0, 1, 2}
+        wait_until(
+            lambda: (
+                trades_in(cassandra_session, settings.cassandra_keyspace)
+                == expected_trades(settings.kafka_topic, sent)
+            ),
+            120,
+            "every trade of every partition",
+        )
+        assert all(q.isActive and q.exception() is None for q in queries)
+    finally:
+        for query in queries:
+            query.stop()
+
+
 def test_a_late_trade_changes_no_window_after_a_quiet_feed_a_restart_or_alone_in_a_batch(
     spark: SparkSession,
     settings_for,
@@ -500,7 +529,7 @@ def test_a_late_trade_changes_no_window_after_a_quiet_feed_a_restart_or_alone_in
     trade, so each late trade reaches Spark on its own after the feed was quiet, once in the
     same query and once as the first batch after a restart from the checkpoint.
     """
-    settings = settings_for(watermark_delay="10 seconds", cassandra_writer="driver")
+    settings = settings_for(watermark_delay="10 seconds")
     topic, keyspace = settings.kafka_topic, settings.cassandra_keyspace
     on_time: list[Sent] = []
 
@@ -570,7 +599,7 @@ def test_a_clean_stop_mid_stream_exits_0_and_logs_no_java_exception(
     kafka_bootstrap: str,
     tmp_path: Path,
 ) -> None:
-    settings = settings_for(cassandra_writer="driver")
+    settings = settings_for()
     keyspace = settings.cassandra_keyspace
     env = processor_env(settings, spark_jars)
     log = tmp_path / "processor.log"
@@ -614,7 +643,7 @@ def test_batches_slower_than_the_trigger_are_summarised_not_warned_one_by_one(
     kafka_bootstrap: str,
     tmp_path: Path,
 ) -> None:
-    settings = settings_for(cassandra_writer="driver")
+    settings = settings_for()
     produce(kafka_bootstrap, settings.kafka_topic, encode_trades, make_messages(60))
     log = tmp_path / "processor.log"
     # 200 ms trigger, at most 10 records a batch: on this machine most batches take longer.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from finnhub_processor.progress import batch_summary, interval_ms, new_progress
+from finnhub_processor.progress import batch_summary, epoch_summary, interval_ms, new_progress
 from finnhub_processor.settings import ProcessorSettings
 from pydantic import ValidationError
 
@@ -30,6 +30,15 @@ def test_summary_of_a_quiet_period_says_no_batch_ran() -> None:
     assert (
         batch_summary("trade_windows", [], 1_000, 60) == "trade_windows: no batch in the last 60 s"
     )
+
+
+def test_real_time_epochs_are_summarised_with_their_interval_not_as_late_batches() -> None:
+    line = epoch_summary("trades", [progress(7, 300), progress(8, 500, rows=5)], 250, 60)
+    assert line == (
+        "trades: 2 real-time epochs of 250 ms, 15 rows in the last 60 s; "
+        "epoch time median 400 ms, max 500 ms"
+    )
+    assert epoch_summary("trades", [], 250, 60) == "trades: no real-time epoch in the last 60 s"
 
 
 def test_only_batches_after_the_last_summary_are_counted() -> None:

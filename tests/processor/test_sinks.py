@@ -1,7 +1,9 @@
-"""The Cassandra sink's retry rules and statements, without a Cassandra."""
+"""The sinks' retry rules, statements and foreach writer, without a Cassandra or Kafka."""
 
 from __future__ import annotations
 
+import datetime
+import uuid
 from collections.abc import Sequence
 
 import pytest
@@ -11,11 +13,13 @@ from finnhub_processor.sinks import (
     RUNNING_AVERAGES,
     TRADES,
     PartialWriteError,
-    connector_options,
+    dead_letter_headers,
     is_transient,
     stopping_query,
     write_rows,
 )
+from finnhub_processor.transforms import TRADE_COLUMNS
+from pyspark.sql import Row
 
 FAST = ProcessorSettings(cassandra_retry_seconds=5.0)
 
@@ -65,20 +69,6 @@ def test_insert_names_every_column_of_the_table() -> None:
         "volume, ingest_timestamp) VALUES (?, ?, ?, ?, ?, ?, ?)"
     )
     assert RUNNING_AVERAGES.insert_cql("ks").startswith("INSERT INTO ks.running_averages_15_sec")
-
-
-def test_connector_gets_credentials_only_when_a_username_is_set() -> None:
-    plain = connector_options(TRADES, ProcessorSettings(cassandra_hosts="h1,h2", cassandra_port=9))
-    assert plain == {
-        "keyspace": "market",
-        "table": "trades",
-        "spark.cassandra.connection.host": "h1,h2",
-        "spark.cassandra.connection.port": "9",
-    }
-    secured = connector_options(
-        TRADES, ProcessorSettings(cassandra_username="u", cassandra_password="s3cret")
-    )
-    assert secured["spark.cassandra.auth.password"] == "s3cret"
 
 
 def test_password_never_shows_in_the_settings_repr() -> None:
@@ -149,3 +139,88 @@ def test_a_session_that_still_answers_is_kept_through_partial_failures(
     )
     write_rows(writer.execute, [(1,), (2,)], settings, "trades")
     assert connects == [1] and not session.is_shutdown
+
+
+def _trade(symbol: str, index: int) -> Row:
+    values = (symbol, 1_000 + index, str(uuid.UUID(int=index)), None, 1.0, 2.0, 5_000)
+    return Row(**dict(zip(TRADE_COLUMNS, values, strict=True)), letter=None)
+
+
+def _letter(value: bytes, error: str | None) -> Row:
+    letter = Row(key=b"k", value=value, topic="market", partition=2, offset=41, error=error)
+    return Row(**dict.fromkeys(TRADE_COLUMNS), letter=letter)
+
+
+def test_the_foreach_writer_upserts_in_chunks_on_one_session_and_routes_dead_letters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from finnhub_processor import sinks
+
+    session = _FakeSession(None)
+    chunks: list[list[tuple]] = []
+
+    def execute_concurrent(session, statement, chunk, **_: object):  # type: ignore[no-untyped-def]
+        chunks.append(list(chunk))
+        return [(True, None) for _ in chunk]
+
+    sent: list[tuple] = []
+    monkeypatch.setattr(sinks, "execute_concurrent_with_args", execute_concurrent)
+    monkeypatch.setattr(sinks, "_SESSIONS", {})
+    monkeypatch.setattr(sinks, "_PREPARED", {})
+    monkeypatch.setattr(sinks, "WRITE_CHUNK_ROWS", 3)
+    monkeypatch.setattr(sinks, "send_dead_letters", lambda letters, _: sent.extend(letters))
+    connects: list[int] = []
+    writer = sinks.TradesWriter(FAST, connect_to=lambda _: connects.append(1) or session)
+    for epoch in (0, 1):  # one session for every epoch the worker runs
+        assert writer.open(0, epoch)
+        for index in range(4):
+            writer.process(_trade("A", epoch * 4 + index))
+        writer.process(_letter(b"\x00junk", None))
+        writer.process(_letter(b"", "unknown writer schema: header ..."))
+        writer.close(None)
+    assert connects == [1]
+    assert sorted(len(chunk) for chunk in chunks) == [1, 1, 3, 3]
+    assert chunks[0][0][2] == uuid.UUID(int=0)  # the uuid column as the driver's type
+    errors = [dict(headers)["error"].decode() for _, _, headers in sent]
+    assert errors[0].startswith("Avro decode failed") and errors[1].startswith("unknown writer")
+    assert [value for _, value, _ in sent] == [b"\x00junk", b""] * 2
+
+
+def test_the_foreach_writer_writes_nothing_of_an_epoch_that_failed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from finnhub_processor import sinks
+
+    monkeypatch.setattr(sinks, "send_dead_letters", lambda *_: pytest.fail("dead letters sent"))
+    writer = sinks.TradesWriter(FAST, connect_to=lambda _: pytest.fail("connected"))
+    writer.open(0, 0)
+    writer.process(_trade("A", 1))
+    writer.process(_letter(b"x", None))
+    writer.close(RuntimeError("task killed"))
+
+
+def test_dead_letter_headers_say_whence_why_and_when() -> None:
+    letter = _letter(b"x", None).letter
+    now = datetime.datetime(2026, 12, 1, 20, 1, 2, 345_678, tzinfo=datetime.UTC)
+    assert dead_letter_headers(letter, "broken", now) == [
+        ("source-topic", b"market"),
+        ("source-partition", b"2"),
+        ("source-offset", b"41"),
+        ("error", b"broken"),
+        ("time", b"2026-12-01T20:01:02.345Z"),
+    ]
+
+
+def test_a_worker_whose_task_the_jvm_ended_exits_quietly(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from finnhub_processor import spark_daemon
+    from pyspark import daemon
+
+    def closed_by_the_jvm(sock: object, authenticated: bool) -> int:
+        raise EOFError
+
+    monkeypatch.setattr(spark_daemon, "_serve", closed_by_the_jvm)
+    assert daemon.worker is spark_daemon.worker
+    assert daemon.worker(object(), True) == 1
+    assert capsys.readouterr().err == ""

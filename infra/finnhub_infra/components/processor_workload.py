@@ -108,8 +108,6 @@ def processor_env(wiring: ProcessorWiring) -> list[dict[str, Any]]:
         {"name": "CASSANDRA_KEYSPACE", "value": wiring.cassandra_keyspace},
         secret_env("CASSANDRA_USERNAME", wiring.cassandra_credentials_secret, APP_USER_KEY),
         secret_env("CASSANDRA_PASSWORD", wiring.cassandra_credentials_secret, APP_PASSWORD_KEY),
-        # The image carries the Kafka and Avro connectors only: write with cassandra-driver.
-        {"name": "CASSANDRA_WRITER", "value": "driver"},
         {"name": "CHECKPOINT_DIR", "value": CHECKPOINT_DIR},
         {"name": "SPARK_MASTER", "value": K8S_MASTER},
     ]

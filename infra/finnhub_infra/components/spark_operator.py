@@ -128,8 +128,9 @@ def spark_application_manifest(
             "executor": {
                 **pod,
                 "instances": cfg.executor_instances,
-                "cores": cfg.executor_cores,
-                **({"coreRequest": cfg.executor_core_request} if cfg.executor_core_request else {}),
+                # Task slots; the pod requests coreRequest CPUs (see SparkConfig).
+                "cores": cfg.executor_task_slots,
+                "coreRequest": cfg.executor_core_request or str(cfg.executor_cores),
                 "coreLimit": cfg.executor_core_limit,
                 "memory": cfg.executor_memory,
             },

@@ -158,8 +158,10 @@ def request_confs(cfg: SparkConfig) -> dict[str, str]:
     confs = {}
     if cfg.driver_core_request is not None:
         confs["spark.kubernetes.driver.request.cores"] = cfg.driver_core_request
-    if cfg.executor_core_request is not None:
-        confs["spark.kubernetes.executor.request.cores"] = cfg.executor_core_request
+    # Spark would request spark.executor.cores (the task slots) CPUs: request the CPU instead.
+    confs["spark.kubernetes.executor.request.cores"] = cfg.executor_core_request or str(
+        cfg.executor_cores
+    )
     return confs
 
 
@@ -175,7 +177,7 @@ def spark_confs(cfg: SparkConfig, wiring: ProcessorWiring) -> dict[str, str]:
         "spark.kubernetes.driver.limit.cores": cfg.driver_core_limit,
         "spark.driver.memory": cfg.driver_memory,
         "spark.executor.instances": str(cfg.executor_instances),
-        "spark.executor.cores": str(cfg.executor_cores),
+        "spark.executor.cores": str(cfg.executor_task_slots),
         "spark.kubernetes.executor.limit.cores": cfg.executor_core_limit,
         "spark.executor.memory": cfg.executor_memory,
         # spark-submit stays to watch the driver: its end is the submitter container's end.

@@ -2,7 +2,11 @@
 
 Two streaming queries read the topic, each with its own checkpoint under CHECKPOINT_DIR:
 
-- `trades`: every decoded trade upserted into `market.trades`; undecodable records to the DLQ.
+- `trades`: every decoded trade upserted into `market.trades`, undecodable records to the DLQ,
+  by a row-wise foreach writer (`sinks.TradesWriter`) under Spark's **real-time** trigger:
+  long-running tasks read Kafka continuously and an epoch is checkpointed every
+  TRADES_REAL_TIME_INTERVAL. Real-time mode holds a task slot per Kafka partition for as long
+  as the query runs, beside the slots the windows query's batches use.
 - `trade_windows`: tumbling event-time windows per symbol into `market.trade_windows` and
   `market.running_averages_15_sec`, in **update** output mode. Update mode emits a window's row
   again at every micro-batch that changes it, so the dashboard sees the current window filling
@@ -26,12 +30,12 @@ from collections.abc import Callable
 from finnhub_contracts.cassandra import WINDOW_DURATION
 from pyspark import SparkConf, SparkContext
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from finnhub_processor.progress import (
     FALLING_BEHIND_LOGGER,
     batch_summary,
+    epoch_summary,
     interval_ms,
     new_progress,
 )
@@ -39,24 +43,18 @@ from finnhub_processor.settings import ProcessorSettings
 from finnhub_processor.sinks import (
     RUNNING_AVERAGES,
     TRADE_WINDOWS,
-    TRADES,
+    TradesWriter,
     stopping_query,
-    write_dead_letters,
     write_to_cassandra,
 )
 from finnhub_processor.transforms import (
-    avro_decode_error,
-    dead_letter_records,
     decode_messages,
     explode_trades,
     known_writer_schemas,
-    parsed_trades_schema,
     running_average_rows,
-    trade_rows,
     trade_window_rows,
+    trade_writes,
     trades_avro_schema,
-    undecodable_messages,
-    unknown_writer_schema_reason,
     window_aggregates,
 )
 
@@ -121,6 +119,15 @@ def spark_session_builder(settings: ProcessorSettings) -> SparkSession.Builder:
         # window. One stateful operator per query here: filter against the
         # current batch's watermark, the one that also evicts (see the README, "late").
         .config("spark.sql.streaming.statefulOperator.allowMultiple", "false")
+        # A stop kills the real-time query's tasks mid-epoch; this daemon keeps their Python
+        # workers from printing the closed connection's EOFError traceback into the log.
+        .config("spark.python.daemon.module", "finnhub_processor.spark_daemon")
+        # Real-time mode refuses epochs shorter than this (5 s by default). A Python foreach
+        # writer gets its rows at an epoch's end, so the epoch is the trades' latency floor.
+        .config(
+            "spark.sql.streaming.realTimeMode.minBatchDuration",
+            f"{interval_ms(settings.trades_real_time_interval)}ms",
+        )
     )
     for key in ("spark.driver.bindAddress", "spark.driver.host"):
         if not submitted.contains(key):
@@ -137,8 +144,11 @@ def create_spark_session(settings: ProcessorSettings) -> SparkSession:
     return spark_session_builder(settings).getOrCreate()
 
 
-def kafka_source(spark: SparkSession, settings: ProcessorSettings) -> DataFrame:
-    """The `market` topic as a stream of Kafka rows (key, value, topic, partition, offset, ...)."""
+def kafka_source(
+    spark: SparkSession, settings: ProcessorSettings, capped: bool = True
+) -> DataFrame:
+    """The `market` topic as a stream of Kafka rows (key, value, topic, partition, offset, ...);
+    `capped`: with KAFKA_MAX_OFFSETS_PER_TRIGGER (micro-batches only, not real-time mode)."""
     reader = (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", settings.kafka_bootstrap_servers)
@@ -149,7 +159,7 @@ def kafka_source(spark: SparkSession, settings: ProcessorSettings) -> DataFrame:
         # The producer's `schema-fingerprint` header says which writer schema a record has.
         .option("includeHeaders", "true")
     )
-    if settings.kafka_max_offsets_per_trigger:
+    if capped and settings.kafka_max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", settings.kafka_max_offsets_per_trigger)
     return reader.load()
 
@@ -182,30 +192,6 @@ def ending_cleanly_on_stop(query_name: str, writer: BatchWriter) -> BatchWriter:
     return write
 
 
-def trades_batch_writer(settings: ProcessorSettings) -> BatchWriter:
-    """foreachBatch body of the trades query: dead letters out, then trades upserted."""
-    parsed_schema = parsed_trades_schema()
-    decode_error = F.udf(
-        lambda value: avro_decode_error(value, parsed_schema), "string", useArrow=False
-    )
-    error = F.when(
-        ~F.col("schema_known"), unknown_writer_schema_reason(known_writer_schemas())
-    ).otherwise(decode_error(F.col("value")))
-
-    def write(batch: DataFrame, batch_id: int) -> None:
-        batch.persist()
-        try:
-            dead = undecodable_messages(batch)
-            if not dead.isEmpty():
-                letters = dead_letter_records(dead, error)
-                write_dead_letters(letters, settings)
-            write_to_cassandra(trade_rows(explode_trades(batch)), TRADES, settings)
-        finally:
-            batch.unpersist()
-
-    return write
-
-
 def windows_batch_writer(settings: ProcessorSettings) -> BatchWriter:
     """foreachBatch body of the windows query: the changed windows into both window tables."""
 
@@ -220,33 +206,52 @@ def windows_batch_writer(settings: ProcessorSettings) -> BatchWriter:
     return write
 
 
-def start_queries(
+def start_trades_query(
     spark: SparkSession, settings: ProcessorSettings, trigger: dict[str, object] | None = None
-) -> list[StreamingQuery]:
-    """Starts both queries; `trigger` defaults to the configured processing-time interval."""
-    trigger = trigger or {"processingTime": settings.trigger_interval}
+) -> StreamingQuery:
+    """The trades query, in real-time mode unless a `trigger` (e.g. availableNow) is given."""
+    known = known_writer_schemas()
+    source = kafka_source(spark, settings, capped=trigger is not None)
+    return (
+        trade_writes(decode_messages(source, trades_avro_schema(), known), known)
+        .writeStream.queryName(TRADES_QUERY)
+        .outputMode("update")
+        .foreach(TradesWriter(settings))
+        .option("checkpointLocation", settings.checkpoint_location(TRADES_QUERY))
+        .trigger(**(trigger or {"realTime": settings.trades_real_time_interval}))
+        .start()
+    )
+
+
+def start_windows_query(
+    spark: SparkSession, settings: ProcessorSettings, trigger: dict[str, object] | None = None
+) -> StreamingQuery:
+    """The windows query, every TRIGGER_INTERVAL unless a `trigger` is given."""
     decoded = decode_messages(
         kafka_source(spark, settings), trades_avro_schema(), known_writer_schemas()
-    )
-    trades = (
-        decoded.writeStream.queryName(TRADES_QUERY)
-        .foreachBatch(ending_cleanly_on_stop(TRADES_QUERY, trades_batch_writer(settings)))
-        .option("checkpointLocation", settings.checkpoint_location(TRADES_QUERY))
-        .trigger(**trigger)
-        .start()
     )
     aggregates = window_aggregates(
         explode_trades(decoded), WINDOW_DURATION, settings.watermark_delay
     )
-    windows = (
+    return (
         aggregates.writeStream.queryName(WINDOWS_QUERY)
         .outputMode("update")
         .foreachBatch(ending_cleanly_on_stop(WINDOWS_QUERY, windows_batch_writer(settings)))
         .option("checkpointLocation", settings.checkpoint_location(WINDOWS_QUERY))
-        .trigger(**trigger)
+        .trigger(**(trigger or {"processingTime": settings.trigger_interval}))
         .start()
     )
-    return [trades, windows]
+
+
+def start_queries(
+    spark: SparkSession, settings: ProcessorSettings, trigger: dict[str, object] | None = None
+) -> list[StreamingQuery]:
+    """Starts both queries: trades in real-time mode, windows every TRIGGER_INTERVAL; a given
+    `trigger` (e.g. availableNow) is used for both instead."""
+    return [
+        start_trades_query(spark, settings, trigger),
+        start_windows_query(spark, settings, trigger),
+    ]
 
 
 def silence_falling_behind_warning(spark: SparkSession) -> None:
@@ -270,6 +275,16 @@ STOP_NOISE_LOGGERS = {
     # The stop interrupts the stream thread while it renames a checkpoint file; Hadoop's Shell
     # warns "Interrupted while joining" with the trace. That batch is replayed on restart.
     "org.apache.hadoop.util.Shell": "ERROR",
+    # The real-time trades query's tasks run for a whole epoch, so a stop always cancels them
+    # mid-write: the write aborts (ERROR "Aborting commit", "is aborting"), the interrupted
+    # Kafka consumer's close is suppressed (WARN) and each killed task is reported lost.
+    "org.apache.spark.sql.execution.datasources.v2.WriteToDataSourceV2Exec": "FATAL",
+    "org.apache.spark.sql.execution.datasources.v2.DataWritingSparkTask": "FATAL",
+    "org.apache.spark.util.Utils": "FATAL",
+    "org.apache.spark.scheduler.TaskSetManager": "ERROR",
+    "org.apache.spark.scheduler.DAGScheduler": "ERROR",
+    # A real-time task whose Kafka consumer pool the stop already closed ("Pool not open").
+    "org.apache.spark.executor.Executor": "FATAL",
 }
 
 
@@ -314,14 +329,22 @@ class StopInterruptionFilter(logging.Filter):
 
 
 def log_batch_summaries(
-    queries: list[StreamingQuery], last_batch: dict[str, int], trigger_ms: int, period_s: float
+    queries: list[StreamingQuery],
+    last_batch: dict[str, int],
+    trigger_ms: int,
+    period_s: float,
+    epoch_ms: int | None = None,
 ) -> None:
-    """One `batch_summary` line per query for the batches since the previous summary."""
+    """One line per query for the batches since the previous summary: `epoch_summary` for the
+    trades query when it runs in real-time mode (`epoch_ms` given), else `batch_summary`."""
     for query in queries:
         fresh = new_progress(query.recentProgress, last_batch.get(query.name, -1))
         if fresh:
             last_batch[query.name] = fresh[-1]["batchId"]
-        log.info(batch_summary(query.name, fresh, trigger_ms, period_s))
+        if epoch_ms is not None and query.name == TRADES_QUERY:
+            log.info(epoch_summary(query.name, fresh, epoch_ms, period_s))
+        else:
+            log.info(batch_summary(query.name, fresh, trigger_ms, period_s))
 
 
 def await_queries(
@@ -330,6 +353,7 @@ def await_queries(
     stop: threading.Event,
     trigger_ms: int = 1_000,
     summary_s: float = 60.0,
+    epoch_ms: int | None = None,
 ) -> None:
     """Blocks until a query ends (raising its error) or `stop` is set (stopping all cleanly).
 
@@ -341,7 +365,7 @@ def await_queries(
         if spark.streams.awaitAnyTermination(1):
             break
         if time.monotonic() >= next_summary:
-            log_batch_summaries(queries, last_batch, trigger_ms, summary_s)
+            log_batch_summaries(queries, last_batch, trigger_ms, summary_s, epoch_ms)
             next_summary += summary_s
     # A stop cancels the running batch: its cached blocks then fail to store, which Spark
     # warns about with the cancellation's exception. Expected here, so not worth a warning.
@@ -391,6 +415,7 @@ def run(
             stop,
             interval_ms(settings.trigger_interval),
             settings.progress_summary_seconds,
+            interval_ms(settings.trades_real_time_interval),
         )
     finally:
         spark.stop()

@@ -3,7 +3,8 @@
 Spark warns `Current batch is falling behind` for every micro-batch that outlasts the trigger
 interval; on two shared cores that is most batches (hundreds of lines in minutes) and says
 nothing a summary would not. The job silences that logger and logs one line per query and
-period with how many batches ran, how long they took and how many outlasted the trigger.
+period with how many batches ran, how long they took and how many outlasted the trigger; for
+the real-time trades query, how many epochs ran and how long each took.
 """
 
 from __future__ import annotations
@@ -51,6 +52,25 @@ def batch_summary(
         f"batch time median {statistics.median(durations):.0f} ms, max {max(durations)} ms; "
         f"{behind} outlasted the {trigger_ms} ms trigger"
         + (" (those ran back to back)" if behind else "")
+    )
+
+
+def epoch_summary(
+    query: str, progress: Sequence[Mapping[str, Any]], epoch_ms: int, period_s: float
+) -> str:
+    """One line about a real-time query's epochs in `progress`.
+
+    An epoch lasts its interval by design (its tasks read for that long), so what it says is
+    how much longer than the interval checkpointing and starting the next epoch took.
+    """
+    if not progress:
+        return f"{query}: no real-time epoch in the last {period_s:.0f} s"
+    durations = [p["durationMs"]["triggerExecution"] for p in progress]
+    rows = sum(p["numInputRows"] for p in progress)
+    return (
+        f"{query}: {len(progress)} real-time epochs of {epoch_ms} ms, {rows} rows in the last "
+        f"{period_s:.0f} s; epoch time median {statistics.median(durations):.0f} ms, "
+        f"max {max(durations)} ms"
     )
 
 

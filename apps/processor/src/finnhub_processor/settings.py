@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
 
 from finnhub_contracts.cassandra import KEYSPACE, check_keyspace
 from finnhub_contracts.environment import unknown_variables, variable_names
@@ -38,14 +37,6 @@ class ProcessorSettings(BaseSettings):
         KEYSPACE,
         description="Keyspace of the tables; created by finnhub_contracts.cassandra.setup_cql.",
     )
-    cassandra_writer: Literal["connector", "driver"] = Field(
-        "driver",
-        description=(
-            "How batches reach Cassandra: cassandra-driver from the Python workers, or the "
-            "Spark Cassandra connector (faster here, needs its jars in SPARK_JARS, but see "
-            "sinks.py: it can hang through a Cassandra outage on this Spark)."
-        ),
-    )
     cassandra_concurrency: int = Field(64, ge=1, description="In-flight writes per partition.")
     cassandra_retry_seconds: float = Field(
         300.0, gt=0, description="How long one batch keeps retrying failed writes before failing."
@@ -55,7 +46,13 @@ class ProcessorSettings(BaseSettings):
         ".state/processor/checkpoints",
         description="Folder or Hadoop URI (e.g. s3a://...) holding one checkpoint per query.",
     )
-    spark_master: str = "local[*]"
+    spark_master: str = Field(
+        "local[6]",
+        description=(
+            "Without spark-submit. Task slots, not cores: the trades query's real-time tasks "
+            "hold one per Kafka partition (3) all the time, the windows query needs its own."
+        ),
+    )
     spark_jars: str = Field(
         "", description="Comma-separated connector jars (Kafka, Avro) for `spark.jars`."
     )
@@ -63,7 +60,16 @@ class ProcessorSettings(BaseSettings):
     spark_ui_enabled: bool = False
 
     watermark_delay: str = Field("10 seconds", description="How late a trade may arrive.")
-    trigger_interval: str = Field("1 second", description="Micro-batch processing-time trigger.")
+    trigger_interval: str = Field(
+        "1 second", description="The windows query's micro-batch processing-time trigger."
+    )
+    trades_real_time_interval: str = Field(
+        "250 milliseconds",
+        description=(
+            "The trades query's real-time epoch: how often it checkpoints, and (its foreach "
+            "writer being Python, which Spark feeds at each epoch's end) how soon a trade lands."
+        ),
+    )
     progress_summary_seconds: float = Field(
         60.0, gt=0, description="How often each query's batch times are summarised in the log."
     )
@@ -74,7 +80,7 @@ class ProcessorSettings(BaseSettings):
         # Spliced into every INSERT: only a plain identifier is accepted.
         return check_keyspace(value)
 
-    @field_validator("trigger_interval")
+    @field_validator("trigger_interval", "trades_real_time_interval")
     @classmethod
     def _trigger_interval_is_an_interval(cls, value: str) -> str:
         interval_ms(value)

@@ -1,28 +1,32 @@
 """Edges that write: Cassandra upserts, dead letters to Kafka.
 
-Two Cassandra writers, chosen by CASSANDRA_WRITER (benchmarks/processor.py measures both):
+Both queries write with cassandra-driver from the Python workers. Each worker keeps one session
+(workers are reused across tasks and epochs), prepares each INSERT once and sends rows with
+`execute_concurrent` (at most CASSANDRA_CONCURRENCY in flight), retrying only the failed ones.
 
-- `driver` (default): cassandra-driver on the executors, one partition at a time: each Python
-  worker keeps one session (workers are reused across tasks), prepares the INSERT once and
-  sends the rows with `execute_concurrent`, retrying only the failed ones. Needs no jar.
-- `connector`: the Spark Cassandra connector's DataFrame writer, all in the JVM. Its newest
-  release (3.5.1) targets Spark 3.5; on Spark 4.2 its DataFrame write path works (its SQL
-  extensions do not, so they are not enabled) and it drains a backlog faster than the driver
-  writer here. It is not the default: once, a session it kept across a Cassandra outage
-  waited forever (uninterruptibly) in `Session.refreshSchema`, hanging the query and its stop.
+- The trades query (real-time trigger) hands its rows to `TradesWriter`, a row-wise foreach
+  writer: trades are upserted in chunks, dead letters produced to the dead-letter topic.
+- The windows query (micro-batch) writes each batch's changed windows with `write_to_cassandra`.
 
-Either way every INSERT is an upsert of the whole row by its primary key, so a micro-batch
+Every INSERT is an upsert of the whole row by its primary key, so an epoch or micro-batch
 replayed after a crash rewrites the same rows: with the checkpoint this gives exactly-once
-effect in the tables. A batch whose writes keep failing is retried with backoff for
-CASSANDRA_RETRY_SECONDS before the query fails, which rides out a Cassandra restart.
+effect in the tables (real-time mode delivers at least once, which upserts absorb). Writes
+that keep failing are retried with backoff for CASSANDRA_RETRY_SECONDS before the query fails,
+which rides out a Cassandra restart.
+
+The Spark Cassandra connector was an opt-in writer until its newest release (3.5.1, built for
+Spark 3.5) failed on Spark 4.2 with `NoClassDefFoundError: .../NoSuchNamespaceException$`; no
+deployment could select it, and a foreach writer in real-time mode must be Python anyway.
 """
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from cassandra import AuthenticationFailed, RequestValidationException
@@ -35,6 +39,7 @@ from cassandra.policies import (
     TokenAwarePolicy,
 )
 from cassandra.query import PreparedStatement
+from confluent_kafka import KafkaException, Producer
 from finnhub_contracts.cassandra import (
     RUNNING_AVERAGE_COLUMNS,
     RUNNING_AVERAGES_TABLE,
@@ -54,6 +59,7 @@ from tenacity import (
 )
 
 from finnhub_processor.settings import ProcessorSettings
+from finnhub_processor.transforms import avro_decode_error, parsed_trades_schema
 
 log = logging.getLogger(__name__)
 
@@ -277,66 +283,160 @@ def write_partition(
         write_rows(writer.execute, chunk, settings, table.name)
 
 
-def connector_options(table: CassandraTable, settings: ProcessorSettings) -> dict[str, str]:
-    """Options of the connector's DataFrame writer; Spark redacts the password in plans."""
-    options = {
-        "keyspace": settings.cassandra_keyspace,
-        "table": table.name,
-        "spark.cassandra.connection.host": settings.cassandra_hosts,
-        "spark.cassandra.connection.port": str(settings.cassandra_port),
-    }
-    if settings.cassandra_username:
-        secret = settings.cassandra_password
-        options["spark.cassandra.auth.username"] = settings.cassandra_username
-        options["spark.cassandra.auth.password"] = secret.get_secret_value() if secret else ""
-    return options
-
-
 def stopping_query(error: BaseException) -> bool:
     """Whether a failed write was interrupted because its query is stopping: not to retry."""
     text = str(error)
     return "InterruptedException" in text or "SPARK_JOB_CANCELLED" in text
 
 
-def write_with_connector(
-    frame: DataFrame, table: CassandraTable, settings: ProcessorSettings
-) -> None:
-    """Upserts `frame` with the connector, retrying the whole write (it is idempotent)."""
-    writer = (
-        frame.select(*table.columns)
-        .write.format("org.apache.spark.sql.cassandra")
-        .options(**connector_options(table, settings))
-        .mode("append")
-    )
-    for attempt in Retrying(
-        retry=retry_if_exception(lambda error: not stopping_query(error)),
-        stop=stop_after_delay(settings.cassandra_retry_seconds),
-        wait=wait_exponential(multiplier=0.5, min=0.5, max=5.0),
-        before_sleep=before_sleep_log(log, logging.WARNING),
-        reraise=True,
-    ):
-        with attempt:
-            writer.save()
-
-
 def write_to_cassandra(
     frame: DataFrame, table: CassandraTable, settings: ProcessorSettings
 ) -> None:
     """Upserts every row of `frame` (having the table's columns) into `table`."""
-    if settings.cassandra_writer == "connector":
-        write_with_connector(frame, table, settings)
-        return
     cassandra_frame(frame, table).foreachPartition(
         lambda rows: write_partition(rows, settings, table)
     )
 
 
-def write_dead_letters(records: DataFrame, settings: ProcessorSettings) -> None:
-    """Sends `dead_letter_records` to the dead-letter topic (at least once: a replayed batch
-    sends its dead letters again, which readers of the DLQ tell apart by source offset)."""
-    (
-        records.write.format("kafka")
-        .option("kafka.bootstrap.servers", settings.kafka_bootstrap_servers)
-        .option("topic", settings.kafka_dlq_topic)
-        .save()
-    )
+def dead_letter_headers(letter: Row, error: str, now: datetime.datetime) -> list[tuple[str, bytes]]:
+    """The headers of one dead letter (a `trade_writes` letter): why it is one, and whence."""
+    millis = now.astimezone(datetime.UTC)
+    stamp = millis.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis.microsecond // 1000:03d}Z"
+    return [
+        ("source-topic", letter.topic.encode()),
+        ("source-partition", str(letter.partition).encode()),
+        ("source-offset", str(letter.offset).encode()),
+        ("error", error.encode()),
+        ("time", stamp.encode()),
+    ]
+
+
+# One producer per Python worker, like the Cassandra session: dead letters are rare, so it is
+# made at the first one.
+_PRODUCERS: dict[str, Producer] = {}
+
+
+def dead_letter_producer(settings: ProcessorSettings) -> Producer:
+    producer = _PRODUCERS.get(settings.kafka_bootstrap_servers)
+    if producer is None:
+        producer = Producer({"bootstrap.servers": settings.kafka_bootstrap_servers, "acks": "all"})
+        _PRODUCERS[settings.kafka_bootstrap_servers] = producer
+    return producer
+
+
+def send_dead_letters(
+    letters: Sequence[tuple[bytes | None, bytes, list[tuple[str, bytes]]]],
+    settings: ProcessorSettings,
+) -> None:
+    """Produces (key, value, headers) to the dead-letter topic and waits for every delivery;
+    a failed one raises, failing the epoch, which is replayed (dead letters are at least once,
+    told apart by their source offset)."""
+    producer = dead_letter_producer(settings)
+    failures: list[str] = []
+
+    def delivered(error: object, _message: object) -> None:
+        if error is not None:
+            failures.append(str(error))
+
+    for key, value, headers in letters:
+        producer.produce(
+            settings.kafka_dlq_topic, key=key, value=value, headers=headers, on_delivery=delivered
+        )
+        producer.poll(0)
+    remaining = producer.flush(settings.cassandra_retry_seconds)
+    if failures or remaining:
+        raise KafkaException(
+            f"{len(failures) or remaining} of {len(letters)} dead letters to "
+            f"{settings.kafka_dlq_topic} not delivered: {failures[:1] or 'flush timed out'}"
+        )
+
+
+# Chunks a worker's foreach writer may have in flight while it reads the next rows: writing
+# one chunk overlaps turning the next one's pickled rows into statement parameters.
+CHUNKS_IN_FLIGHT = 2
+_CHUNK_WRITERS: list[ThreadPoolExecutor] = []
+
+
+def _chunk_writer() -> ThreadPoolExecutor:
+    if not _CHUNK_WRITERS:
+        _CHUNK_WRITERS.append(ThreadPoolExecutor(CHUNKS_IN_FLIGHT, "trades-writer"))
+    return _CHUNK_WRITERS[0]
+
+
+class TradesWriter:
+    """The trades query's foreach writer (Spark's ForeachWriter protocol: open/process/close).
+
+    Rows of `trade_writes` come in; trades are upserted in chunks of WRITE_CHUNK_ROWS through
+    the worker's cached session (`PartitionWriter`), with `write_rows`'s retries, at most
+    CHUNKS_IN_FLIGHT at once while the next rows are read; dead letters
+    are produced at `close`. A Python foreach writer gets its rows from Spark in pickled
+    batches, in practice at the end of each real-time epoch, so the epoch interval bounds how
+    soon a trade is readable. An error left over after the retries fails the epoch: Spark
+    then stops the query rather than commit rows it has not written.
+    """
+
+    def __init__(
+        self,
+        settings: ProcessorSettings,
+        connect_to: Callable[[ProcessorSettings], Session] = connect,
+    ) -> None:
+        self.settings = settings
+        self.connect_to = connect_to
+
+    def open(self, partition_id: int, epoch_id: int) -> bool:
+        self._writer = PartitionWriter(self.settings, TRADES, self.connect_to)
+        self._params = _row_params(TRADES)
+        self._trades: list[tuple] = []
+        self._letters: list[Row] = []
+        self._in_flight: list[Future] = []
+        return True
+
+    def process(self, row: Row) -> None:
+        if row.letter is not None:
+            self._letters.append(row.letter)
+            return
+        self._trades.append(self._params(row[: len(TRADES.columns)]))
+        if len(self._trades) >= WRITE_CHUNK_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._trades:
+            return
+        while len(self._in_flight) >= CHUNKS_IN_FLIGHT:
+            self._in_flight.pop(0).result()  # raises what the chunk's retries could not heal
+        chunk, self._trades = self._trades, []
+        self._in_flight.append(
+            _chunk_writer().submit(
+                write_rows, self._writer.execute, chunk, self.settings, TRADES.name
+            )
+        )
+
+    def _wait(self) -> None:
+        in_flight, self._in_flight = self._in_flight, []
+        for future in in_flight:
+            future.result()
+
+    def close(self, error: BaseException | None) -> None:
+        if error is not None:
+            for future in self._in_flight:
+                future.cancel()
+            return
+        if self._letters:
+            parsed = parsed_trades_schema()
+            now = datetime.datetime.now(datetime.UTC)
+            send_dead_letters(
+                [
+                    (
+                        letter.key,
+                        letter.value or b"",
+                        dead_letter_headers(
+                            letter, letter.error or avro_decode_error(letter.value, parsed), now
+                        ),
+                    )
+                    for letter in self._letters
+                ],
+                self.settings,
+            )
+            self._letters = []
+        self._flush()
+        self._wait()

@@ -213,6 +213,12 @@ def explode_trades(decoded: DataFrame) -> DataFrame:
         "offset",
         F.posexplode(F.col("message.data")).alias("index", "trade"),
     )
+    return exploded.select(*_trade_columns())
+
+
+def _trade_columns() -> list[Column]:
+    """The `trades` columns (and `trade_order`) of rows with topic, partition, offset, index
+    and `trade` (one element of a message's `data`)."""
     name = F.concat_ws(
         "/",
         F.col("topic"),
@@ -221,7 +227,7 @@ def explode_trades(decoded: DataFrame) -> DataFrame:
         F.col("index").cast("string"),
     )
     trade_timestamp = F.timestamp_millis(F.col("trade.t"))
-    return exploded.select(
+    return [
         F.col("trade.s").alias("symbol"),
         trade_timestamp.alias("trade_timestamp"),
         uuid5_column(TRADE_UUID_NAMESPACE, name).alias("uuid"),
@@ -239,6 +245,51 @@ def explode_trades(decoded: DataFrame) -> DataFrame:
             F.col("offset").alias("o"),
             F.col("index").alias("i"),
         ).alias("trade_order"),
+    ]
+
+
+def trade_writes(decoded: DataFrame, known: Iterable[bytes]) -> DataFrame:
+    """What the trades query's row-wise writer gets: one row per trade (the `trades` columns,
+    timestamps as epoch milliseconds, `letter` null) and one per undecodable record (`letter`
+    set, the trade columns null), from a single read of `decode_messages`.
+
+    One frame for both, because the real-time trigger allows no `foreachBatch` to split a batch
+    in two. `letter` holds the dead letter's key, value and headers; its `error` is set here
+    when the writer schema is unknown and left null for a value that did not decode, whose
+    reason the writer finds with `avro_decode_error` (a Python decoder, not a Spark UDF).
+    """
+    dead = F.col("message").isNull()
+    exploded = decoded.select(
+        "topic",
+        "partition",
+        "offset",
+        "key",
+        "value",
+        "schema_known",
+        "schema_fingerprint",
+        dead.alias("dead"),
+        F.posexplode_outer(F.col("message.data")).alias("index", "trade"),
+    ).where(F.col("dead") | F.col("trade").isNotNull())
+    trade = exploded.select(
+        *_trade_columns(),
+        F.when(
+            F.col("dead"),
+            F.struct(
+                F.col("key"),
+                F.col("value"),
+                F.col("topic"),
+                F.col("partition"),
+                F.col("offset"),
+                F.when(~F.col("schema_known"), unknown_writer_schema_reason(known)).alias("error"),
+            ),
+        ).alias("letter"),
+    )
+    return trade.select(
+        *[
+            F.unix_millis(F.col(c)).alias(c) if c in ("trade_timestamp", "ingest_timestamp") else c
+            for c in TRADE_COLUMNS
+        ],
+        "letter",
     )
 
 
