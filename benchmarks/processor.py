@@ -1,6 +1,6 @@
 """Processor latency and throughput, each printed beside its baseline from the same run.
 
-Latency (the job's own query shape: trades in real-time mode, windows in micro-batches), at
+Latency (the job's own query shape: trades on TRADES_TRIGGER, windows in micro-batches), at
 each --rates value: trades produced at a steady rate plus 10 probe trades/s whose event time is
 their produce time; a poller finds when each probe's `trades` row becomes readable, and when
 its window's `trade_windows` row first counts it. Printed with the CPU and memory the processor
@@ -461,7 +461,8 @@ def latency(args, spark, endpoints, session, work: Path, rate: int) -> None:
     create_keyspace(session, keyspace)
     settings = settings_for(
         endpoints, topic, keyspace, work / f"latency-{run}", kafka_starting_offsets="latest",
-        trigger_interval=args.windows_trigger, trades_real_time_interval=args.trades_epoch,
+        trigger_interval=args.windows_trigger, trades_interval=args.trades_epoch,
+        trades_trigger=args.trades_trigger,
     )  # fmt: skip
     queries = start_queries(spark, settings)
     stop = threading.Event()
@@ -538,8 +539,14 @@ def main() -> None:
     )
     parser.add_argument(
         "--trades-epoch",
-        default=ProcessorSettings().trades_real_time_interval,
-        help="the trades query's TRADES_REAL_TIME_INTERVAL",
+        default=ProcessorSettings().trades_interval,
+        help="the trades query's TRADES_INTERVAL",
+    )
+    parser.add_argument(
+        "--trades-trigger",
+        default=ProcessorSettings().trades_trigger,
+        choices=("micro-batch", "real-time"),
+        help="the trades query's TRADES_TRIGGER",
     )
     parser.add_argument("--kafka-bootstrap")
     parser.add_argument("--cassandra-port", type=int)
@@ -557,15 +564,15 @@ def main() -> None:
             ProcessorSettings(
                 spark_jars=",".join(str(j) for j in jars),
                 spark_shuffle_partitions=2,
-                trades_real_time_interval=args.trades_epoch,
+                trades_interval=args.trades_epoch,
             )
         )
         spark.sparkContext.setLogLevel("ERROR")
         try:
             print(
                 f"Latency, produce -> row readable, for {args.latency_seconds:.0f} s at each rate "
-                f"(10 probes/s); trades in real-time mode "
-                f"({args.trades_epoch} epochs), windows every "
+                f"(10 probes/s); trades {args.trades_trigger} "
+                f"(every {args.trades_epoch}), windows every "
                 f"{args.windows_trigger}"
             )
             print(

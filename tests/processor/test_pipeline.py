@@ -492,7 +492,7 @@ def test_the_trades_query_runs_in_real_time_mode_and_lands_trades_while_it_runs(
 ) -> None:
     # Real-time mode holds a task per Kafka partition: with too few slots (local[2], 3
     # partitions) one partition's trades never land, so every partition is fed here.
-    settings = settings_for(kafka_starting_offsets="latest")
+    settings = settings_for(kafka_starting_offsets="latest", trades_trigger="real-time")
     queries = start_queries(spark, settings)
     try:
         wait_until(lambda: all(q.lastProgress for q in queries), 180, "the first epoch")

@@ -5,7 +5,7 @@ Two streaming queries read the topic, each with its own checkpoint under CHECKPO
 - `trades`: every decoded trade upserted into `market.trades`, undecodable records to the DLQ,
   by a row-wise foreach writer (`sinks.TradesWriter`) under Spark's **real-time** trigger:
   long-running tasks read Kafka continuously and an epoch is checkpointed every
-  TRADES_REAL_TIME_INTERVAL. Real-time mode holds a task slot per Kafka partition for as long
+  TRADES_INTERVAL. Real-time mode holds a task slot per Kafka partition for as long
   as the query runs, beside the slots the windows query's batches use.
 - `trade_windows`: tumbling event-time windows per symbol into `market.trade_windows` and
   `market.running_averages_15_sec`, in **update** output mode. Update mode emits a window's row
@@ -126,7 +126,7 @@ def spark_session_builder(settings: ProcessorSettings) -> SparkSession.Builder:
         # writer gets its rows at an epoch's end, so the epoch is the trades' latency floor.
         .config(
             "spark.sql.streaming.realTimeMode.minBatchDuration",
-            f"{interval_ms(settings.trades_real_time_interval)}ms",
+            f"{interval_ms(settings.trades_interval)}ms",
         )
     )
     for key in ("spark.driver.bindAddress", "spark.driver.host"):
@@ -206,10 +206,17 @@ def windows_batch_writer(settings: ProcessorSettings) -> BatchWriter:
     return write
 
 
+def trades_trigger(settings: ProcessorSettings) -> dict[str, object]:
+    """The trades query's trigger: TRADES_TRIGGER picks micro-batches or real-time epochs."""
+    if settings.trades_trigger == "real-time":
+        return {"realTime": settings.trades_interval}
+    return {"processingTime": settings.trades_interval}
+
+
 def start_trades_query(
     spark: SparkSession, settings: ProcessorSettings, trigger: dict[str, object] | None = None
 ) -> StreamingQuery:
-    """The trades query, in real-time mode unless a `trigger` (e.g. availableNow) is given."""
+    """The trades query, on `trades_trigger` unless a `trigger` (e.g. availableNow) is given."""
     known = known_writer_schemas()
     source = kafka_source(spark, settings, capped=trigger is not None)
     return (
@@ -218,7 +225,7 @@ def start_trades_query(
         .outputMode("update")
         .foreach(TradesWriter(settings))
         .option("checkpointLocation", settings.checkpoint_location(TRADES_QUERY))
-        .trigger(**(trigger or {"realTime": settings.trades_real_time_interval}))
+        .trigger(**(trigger or trades_trigger(settings)))
         .start()
     )
 
@@ -415,7 +422,9 @@ def run(
             stop,
             interval_ms(settings.trigger_interval),
             settings.progress_summary_seconds,
-            interval_ms(settings.trades_real_time_interval),
+            interval_ms(settings.trades_interval)
+            if settings.trades_trigger == "real-time"
+            else None,
         )
     finally:
         spark.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal
 
 from finnhub_contracts.cassandra import KEYSPACE, check_keyspace
 from finnhub_contracts.environment import unknown_variables, variable_names
@@ -63,11 +64,21 @@ class ProcessorSettings(BaseSettings):
     trigger_interval: str = Field(
         "1 second", description="The windows query's micro-batch processing-time trigger."
     )
-    trades_real_time_interval: str = Field(
+    trades_trigger: Literal["micro-batch", "real-time"] = Field(
+        "micro-batch",
+        description=(
+            "How the trades query runs: micro-batches every TRADES_INTERVAL, or Spark's "
+            "real-time mode with TRADES_INTERVAL epochs. Measured on two cores, real-time mode "
+            "with this Python foreach writer fell behind at 1,000 trades/s "
+            "(benchmarks/processor.py)."
+        ),
+    )
+    trades_interval: str = Field(
         "250 milliseconds",
         description=(
-            "The trades query's real-time epoch: how often it checkpoints, and (its foreach "
-            "writer being Python, which Spark feeds at each epoch's end) how soon a trade lands."
+            "The trades query's trigger interval, or its real-time epoch: how often it "
+            "checkpoints, and (its foreach writer being Python, which Spark feeds at each "
+            "epoch's end) how soon a trade lands."
         ),
     )
     progress_summary_seconds: float = Field(
@@ -80,7 +91,7 @@ class ProcessorSettings(BaseSettings):
         # Spliced into every INSERT: only a plain identifier is accepted.
         return check_keyspace(value)
 
-    @field_validator("trigger_interval", "trades_real_time_interval")
+    @field_validator("trigger_interval", "trades_interval")
     @classmethod
     def _trigger_interval_is_an_interval(cls, value: str) -> str:
         interval_ms(value)
