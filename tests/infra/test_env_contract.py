@@ -4,6 +4,8 @@ fails here instead of the pod running silently on a default."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from finnhub_contracts.environment import container_env_names, unread_variables, variable_names
 from finnhub_contracts.kafka import DLQ_TOPIC, TOPIC
@@ -70,3 +72,12 @@ def test_the_rendered_spark_application_sets_only_what_the_processor_reads(
     for role in ("driver", "executor"):
         env = container_env_names(app["spec"][role].get("env", []))
         assert unread_variables(env, PROCESSOR_READS) == [], role
+
+
+def test_the_stack_picks_the_trades_trigger_the_processor_reads() -> None:
+    env = {
+        item["name"]: item.get("value")
+        for item in processor_env(replace(WIRING, trades_trigger="real-time"))
+    }
+    assert env["TRADES_TRIGGER"] == "real-time"
+    assert "TRADES_TRIGGER" in variable_names(ProcessorSettings)

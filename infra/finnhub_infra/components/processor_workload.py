@@ -72,6 +72,7 @@ class ProcessorWiring:
     cassandra_port: int
     cassandra_keyspace: str
     cassandra_credentials_secret: str
+    trades_trigger: str = "micro-batch"
 
 
 def wiring_of(args: ProcessorWorkloadArgs) -> ProcessorWiring:
@@ -85,6 +86,7 @@ def wiring_of(args: ProcessorWorkloadArgs) -> ProcessorWiring:
         cassandra_port=args.cassandra_port,
         cassandra_keyspace=args.cassandra_keyspace,
         cassandra_credentials_secret=args.cassandra_credentials_secret,
+        trades_trigger=args.config.trades_trigger,
     )
 
 
@@ -110,6 +112,7 @@ def processor_env(wiring: ProcessorWiring) -> list[dict[str, Any]]:
         secret_env("CASSANDRA_PASSWORD", wiring.cassandra_credentials_secret, APP_PASSWORD_KEY),
         {"name": "CHECKPOINT_DIR", "value": CHECKPOINT_DIR},
         {"name": "SPARK_MASTER", "value": K8S_MASTER},
+        {"name": "TRADES_TRIGGER", "value": wiring.trades_trigger},
     ]
 
 
