@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,13 @@ def _fake_component(state: Path) -> subprocess.Popen[bytes]:
         [sys.executable, "-c", "import time; time.sleep(60)", str(state / "config")]
     )
     (state / "pids" / "etcd.pid").write_text(f"{process.pid}\n")
+    # Until the child has exec'd, its /proc cmdline is the parent's (pytest's), which names no
+    # state dir: a busy machine once ran the claim check in that gap.
+    cmdline = Path(f"/proc/{process.pid}/cmdline")
+    deadline = time.monotonic() + 10
+    while str(state) not in cmdline.read_bytes().decode(errors="replace"):
+        assert time.monotonic() < deadline, "the fake component never started"
+        time.sleep(0.01)
     return process
 
 

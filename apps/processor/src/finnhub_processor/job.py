@@ -218,7 +218,9 @@ def start_trades_query(
 ) -> StreamingQuery:
     """The trades query, on `trades_trigger` unless a `trigger` (e.g. availableNow) is given."""
     known = known_writer_schemas()
-    source = kafka_source(spark, settings, capped=trigger is not None)
+    # Real-time mode takes no cap; micro-batches do, so a backlog drains in bounded steps.
+    capped = trigger is not None or settings.trades_trigger == "micro-batch"
+    source = kafka_source(spark, settings, capped=capped)
     return (
         trade_writes(decode_messages(source, trades_avro_schema(), known), known)
         .writeStream.queryName(TRADES_QUERY)
